@@ -1,0 +1,54 @@
+"""Prompt dependence, entropy, spikes and confidence intervals of attribution matrices.
+
+An attribution matrix is (n_generated, n_positions): row t scores generated token t
+against every position of prompt + generation; positions at or after the token's own are
+NaN. The first ``n_prompt`` positions are the prompt (chat template included).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def normalize_rows(scores: np.ndarray) -> np.ndarray:
+    """Scale each row to sum to 1 over its defined (non-NaN) positions."""
+    filled = np.nan_to_num(np.abs(scores), nan=0.0)
+    totals = filled.sum(axis=1, keepdims=True)
+    return np.divide(filled, totals, out=np.zeros_like(filled), where=totals > 0)
+
+
+def prompt_dependence(scores: np.ndarray, n_prompt: int) -> np.ndarray:
+    """Share of each row's attribution on the prompt positions, shape (n_generated,)."""
+    normalized = normalize_rows(scores)
+    return normalized[:, :n_prompt].sum(axis=1)
+
+
+def prompt_entropy(scores: np.ndarray, n_prompt: int) -> np.ndarray:
+    """Base-2 Shannon entropy of each row's attribution over prompt positions, in bits.
+
+    The prompt part of a row is renormalised to a distribution first, so the entropy
+    ranges from 0 (all weight on one prompt token) to log2(n_prompt) (uniform).
+    """
+    prompt = normalize_rows(scores[:, :n_prompt])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(prompt > 0, prompt * np.log2(prompt), 0.0)
+    return -terms.sum(axis=1)
+
+
+def rises(values: np.ndarray) -> np.ndarray:
+    """Change from the previous step; NaN at step 0."""
+    return np.concatenate([[np.nan], np.diff(values)]) if len(values) else values
+
+
+def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval; the interval collapses to the mean for n < 2."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
