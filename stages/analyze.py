@@ -17,13 +17,12 @@ import pandas as pd
 from stages.metrics import mean_ci, prompt_dependence, prompt_entropy, rises
 from stages.params import load_params, setup_logging, stage_args
 from stages.plots import write_curve_plots
-from stages.tables import read_table, write_table
+from stages.tables import VARIANTS, read_table, write_table
 from stages.tensor_store import iter_matrices
 from stages.toxicity_table import toxicity_table
 
 log = logging.getLogger("stages.analyze")
 
-VARIANTS = ("PT", "FT", "RL")
 OUT_DIR = Path("data/analysis")
 METRICS = Path("metrics/analysis.json")
 

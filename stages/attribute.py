@@ -21,9 +21,9 @@ from tqdm.auto import tqdm
 
 from stages.attribution import attribute_ids, load_attribution_model
 from stages.checkpoints import checkpoint_dir, finish, fingerprint
-from stages.modeling import ADAPTER_DIRS, BASE_DIR, VARIANTS, load_variant
+from stages.modeling import ADAPTER_DIRS, BASE_DIR, load_variant
 from stages.params import load_params, setup_logging, stage_args
-from stages.tables import read_table, write_table
+from stages.tables import VARIANTS, read_table, write_table
 
 log = logging.getLogger("stages.attribute")
 

@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+import torch
 from datasets import Dataset
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
@@ -73,7 +74,7 @@ def main() -> None:
         completion_only_loss=True,
         seed=seed,
         save_strategy="steps", save_steps=20, save_total_limit=1,
-        logging_steps=10, report_to="none", use_cpu=not _has_cuda(),
+        logging_steps=10, report_to="none", use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
     )
     trainer = SFTTrainer(
@@ -91,12 +92,6 @@ def main() -> None:
                "examples_shortened": n_shortened}
     METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
     finish("finetune")
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 from stages.checkpoints import checkpoint_dir, finish, fingerprint
-from stages.modeling import ADAPTER_DIRS, BASE_DIR, VARIANTS, base_location, load_variant
+from stages.modeling import ADAPTER_DIRS, BASE_DIR, base_location, load_variant
 from stages.params import load_params, setup_logging, stage_args
-from stages.tables import read_table, write_table
+from stages.tables import VARIANTS, read_table, write_table
 
 log = logging.getLogger("stages.generate")
 
@@ -35,7 +35,7 @@ def generated_ids(sequences: torch.Tensor, n_prompt: int, eos_id: int) -> list[l
 
 
 def generate_batch(model, tokenizer, prompts: list[str], settings: dict, seed: int) -> list[list[int]]:
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True)
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
     torch.manual_seed(seed)
     with torch.no_grad():
         sequences = model.generate(

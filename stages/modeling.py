@@ -15,10 +15,10 @@ from peft import LoraConfig, PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from stages.families import get_family
+from stages.tables import VARIANTS
 
 BASE_DIR = Path("data/models/base")
 ADAPTER_DIRS = {"FT": Path("data/models/ft_adapter"), "RL": Path("data/models/rl_adapter")}
-VARIANTS = ("PT", "FT", "RL")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -46,9 +46,14 @@ def load_tokenizer(location: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def device() -> torch.device:
+    """The first GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def load_model(location: str, dtype: str, adapter: Path | None = None) -> PreTrainedModel:
-    """Load the base model in eval mode, with a LoRA adapter merged in when given."""
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=get_dtype(dtype))
+    """Load the base model in eval mode on the device, with a LoRA adapter merged in when given."""
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=get_dtype(dtype)).to(device())
     if adapter is not None:
 
         if not (adapter / "adapter_config.json").is_file():

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+import torch
 from datasets import Dataset
 from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
@@ -85,7 +86,7 @@ def main() -> None:
         learning_rate=section["learning_rate"],
         seed=seed,
         save_strategy="steps", save_steps=8, save_total_limit=1,
-        logging_steps=4, report_to="none", use_cpu=True,
+        logging_steps=4, report_to="none", use_cpu=not torch.cuda.is_available(),
     )
     trainer = trainer_class(
         model=model,

@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+VARIANTS = ("PT", "FT", "RL")  # the variant column: base model, fine-tuned, reinforced
+
 SCHEMAS: dict[str, pa.Schema] = {
     # prepare: fine-tuning examples, one per counter-narrative reply.
     "ft_examples": pa.schema([

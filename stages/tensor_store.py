@@ -1,6 +1,6 @@
 """Reading the attribution tensors written by the attribute stage.
 
-``data/attributions/index.parquet`` says which ``shard-*.npz`` holds each generation; a
+``data/attributions/index.parquet`` records which ``shard-*.npz`` holds each generation; a
 shard stores ``<generation_id>`` (the (n_generated, n_positions) matrix) and
 ``<generation_id>.probability`` (the step probabilities).
 """
