@@ -7,16 +7,29 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from detox_tui.queries import AttributedToken, PromptDetail, PromptSummary
+    from pathlib import Path
+
+    from detox_tui.queries import AttributedToken, PromptDetail, PromptFilter, PromptPage
+    from detox_tui.records import Aggregates
 
 
 class PromptsLoaded(Message):
-    """A worker fetched the prompt list."""
+    """A worker fetched a page of the filtered, sorted prompt list."""
 
-    def __init__(self, prompts: list[PromptSummary], sort: str) -> None:
+    def __init__(self, page: PromptPage, sort: str, prompt_filter: PromptFilter) -> None:
         super().__init__()
-        self.prompts = prompts
+        self.page = page
+        self.prompts = page.prompts
         self.sort = sort
+        self.prompt_filter = prompt_filter
+
+
+class SearchChanged(Message):
+    """The user edited the text of the prompt list's search field."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
 class PromptSelected(Message):
@@ -63,3 +76,40 @@ class QueryFailed(Message):
         super().__init__()
         self.task = task
         self.error = error
+
+
+class AggregatesLoaded(Message):
+    """A worker fetched the tables and curves of the aggregate view."""
+
+    def __init__(self, aggregates: Aggregates) -> None:
+        super().__init__()
+        self.aggregates = aggregates
+
+
+class ComparisonLoaded(Message):
+    """A worker fetched one prompt's detail from each of two results files.
+
+    `details` maps each source name to the prompt's detail, or to None where that
+    file has no such prompt.
+    """
+
+    def __init__(self, prompt_id: str, details: dict[str, PromptDetail | None]) -> None:
+        super().__init__()
+        self.prompt_id = prompt_id
+        self.details = details
+
+
+class SourcesFound(Message):
+    """A worker listed the results files that the comparison can open, by name."""
+
+    def __init__(self, sources: dict[str, Path]) -> None:
+        super().__init__()
+        self.sources = sources
+
+
+class ExportFinished(Message):
+    """A worker wrote the CSV files of an export."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.paths = paths

@@ -27,9 +27,10 @@ def run_python(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_tui_imports_no_pipeline_or_torch() -> None:
     code = (
-        "import detox_tui, detox_tui.app, sys; "
-        "assert not any(m.split('.')[0] in {'torch','transformers','inseq','stages'} "
-        "for m in sys.modules)"
+        "import detox_tui, detox_tui.app, detox_tui.cli, detox_tui.workspace, sys; "
+        "heavy = {'torch','transformers','inseq','stages','dvc','matplotlib'}; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy); "
+        "assert not loaded, loaded"
     )
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
@@ -37,6 +38,12 @@ def test_tui_imports_no_pipeline_or_torch() -> None:
 
 def test_query_layer_imports_no_textual() -> None:
     code = "import detox_tui.queries, sys; assert 'textual' not in sys.modules"
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_workspace_and_export_import_no_textual() -> None:
+    code = "import detox_tui.workspace, detox_tui.export, sys; assert 'textual' not in sys.modules"
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
 

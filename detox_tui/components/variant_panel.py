@@ -1,4 +1,4 @@
-"""One variant's generation: step status, attributed tokens, entropy curve, scores."""
+"""One variant's generation: step status, tokens, span scores, curves, scores."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from detox_tui.components.entropy_plot import EntropyPlot
 from detox_tui.components.score_list import ScoreList
+from detox_tui.components.span_list import SpanList
 from detox_tui.components.token_view import TokenView
 from detox_tui.queries import AttributedToken, Generation
 from detox_tui.rendering import render_step_status
@@ -28,7 +29,9 @@ class VariantPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", classes="step-status")
         yield TokenView(classes="tokens")
-        yield EntropyPlot(classes="entropy")
+        yield SpanList("", classes="spans")
+        yield EntropyPlot("entropy", classes="entropy")
+        yield EntropyPlot("prompt_dependence", classes="dependence")
         yield ScoreList("", classes="scores")
 
     def show_generation(
@@ -42,7 +45,9 @@ class VariantPanel(Vertical):
             self.border_subtitle = ""
             self.query_one(".step-status", Static).update(Text("(no generation)", style="italic"))
             self.query_one(TokenView).show_tokens((), None)
-            self.query_one(EntropyPlot).show_curve((), 0)
+            self.query_one(SpanList).show_spans((), ())
+            for plot in self.query(EntropyPlot):
+                plot.show_curve((), 0)
             self.query_one(ScoreList).show_scores(())
             return
         self.border_subtitle = generation.adapter or "base model"
@@ -59,9 +64,11 @@ class VariantPanel(Vertical):
             return
         metrics = self.generation.metrics
         self.query_one(".step-status", Static).update(render_step_status(metrics, step))
-        self.query_one(EntropyPlot).show_curve(metrics, step)
+        for plot in self.query(EntropyPlot):
+            plot.show_curve(metrics, step)
 
     def show_tokens(self, tokens: Sequence[AttributedToken], step: int) -> None:
         """Show the tokens attributed for `step`."""
         if self.generation is not None:
             self.query_one(TokenView).show_tokens(tokens, step)
+            self.query_one(SpanList).show_spans(self.generation.spans, tokens)
