@@ -13,7 +13,7 @@ from scipy import stats
 
 def normalize_rows(scores: np.ndarray) -> np.ndarray:
     """Scale each row to sum to 1 over its defined (non-NaN) positions."""
-    filled = np.nan_to_num(np.abs(scores), nan=0.0)
+    filled = np.nan_to_num(np.abs(scores.astype(np.float64)), nan=0.0)  # stored float32; sums in float64
     totals = filled.sum(axis=1, keepdims=True)
     return np.divide(filled, totals, out=np.zeros_like(filled), where=totals > 0)
 
@@ -52,3 +52,37 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float]:
         return mean, mean, mean
     half = stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
     return mean, mean - half, mean + half
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """Robust z-score: distance from the median in units of 1.4826 x the median absolute deviation.
+
+    NaN entries are ignored and stay NaN; a zero MAD (all values equal) gives z = 0.
+    """
+    finite = values[~np.isnan(values)]
+    if len(finite) == 0:
+        return np.full_like(values, np.nan)
+    median = np.median(finite)
+    mad = 1.4826 * np.median(np.abs(finite - median))
+    if mad == 0:
+        return np.where(np.isnan(values), np.nan, 0.0)
+    return (values - median) / mad
+
+
+def spikes(entropy: np.ndarray, method: str, threshold: float, z_threshold: float) -> np.ndarray:
+    """Steps whose entropy rise marks a spike, as a boolean mask; step 0 never is one.
+
+    Args:
+        entropy: (n_generated,) entropy per step, in bits.
+        method: ``threshold`` (rise above ``threshold`` bits) or ``robust_z`` (the rise's
+            robust z-score within the generation above ``z_threshold``).
+    """
+    rise = rises(entropy)
+    if method == "threshold":
+        score, limit = rise, threshold
+    elif method == "robust_z":
+        score, limit = robust_z(rise), z_threshold
+    else:
+        raise ValueError(f"unknown analysis.spike_method {method!r}; choose threshold or robust_z")
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(score, nan=-np.inf) > limit
