@@ -1,0 +1,252 @@
+"""Sharing runs between colleagues with real git and real DVC: remotes, experiments, queues.
+
+Every test works in clones of a bare git origin under one temporary folder. The default
+remote of .dvc/config (``../../detox-lens-dvc-storage``, relative to each clone's .dvc
+folder) then resolves to a folder beside the clones, so no push leaves that folder. The
+S3 test points the clones at a moto S3 server on 127.0.0.1 through their local config.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from conftest import REPO
+from test_pipeline import SHRINK, copy_repository, git, merge, write_params
+
+pytestmark = pytest.mark.slow
+
+RESULTS = Path("data/results/results.duckdb")
+
+
+def dvc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the venv's dvc in cwd; assert it succeeds and show its output when it does not."""
+    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "DVC_NO_ANALYTICS": "1", **(env or {})}
+    result = subprocess.run(["dvc", *args], cwd=cwd, env=full_env, capture_output=True, text=True)
+    assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def commit(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", message)
+
+
+def stages_run(result: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"Running stage '(\w+)'", result.stdout))
+
+
+def result_info(repo: Path, key: str) -> str:
+    with duckdb.connect(str(repo / RESULTS), read_only=True) as con:
+        return con.execute("SELECT value FROM run_info WHERE key = ?", [key]).fetchone()[0]
+
+
+def experiments(repo: Path) -> dict[str, dict[str, str]]:
+    """Return the rows of `dvc exp show --csv` by experiment name, columns by params and metrics key."""
+    table = dvc(repo, "exp", "show", "--csv", "--no-pager").stdout
+    return {row["Experiment"]: row for row in csv.DictReader(io.StringIO(table)) if row["Experiment"]}
+
+
+def tui_prompt_count(database: Path) -> int:
+    """Open the database in detox-tui under Textual's pilot; return the prompt list's rows."""
+    import asyncio
+
+    from detox_tui.app import DetoxLensApp
+    from detox_tui.components import PromptList
+    from test_tui_app import settle
+
+    async def count() -> int:
+        app = DetoxLensApp(database)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            return app.query_one(PromptList).row_count
+
+    return asyncio.run(count())
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory) -> dict[str, Path]:
+    """A bare git origin and alice's clone after `dvc repro`, committed, `git push`ed and `dvc push`ed."""
+    root = tmp_path_factory.mktemp("team")
+    seed = copy_repository(root / "seed")
+    write_params(seed, merge(yaml.safe_load((REPO / "params.yaml").read_text()), SHRINK))
+    commit(seed, "shrink the default profile")
+    origin = root / "origin.git"
+    git(root, "clone", "-q", "--bare", str(seed), str(origin))
+
+    alice = root / "alice"
+    git(root, "clone", "-q", str(origin), str(alice))
+    dvc(alice, "repro")
+    commit(alice, "run the pipeline")
+    git(alice, "push", "-q", "origin", "HEAD")
+    dvc(alice, "push")
+    return {"root": root, "origin": origin, "alice": alice}
+
+
+def test_default_remote_beside_clones(team):
+    remote = dvc(team["alice"], "remote", "list").stdout.split()
+
+    assert remote[:2] == ["local", str(team["root"] / "detox-lens-dvc-storage")]
+    assert any((team["root"] / "detox-lens-dvc-storage/files/md5").iterdir())
+    assert "Cache and remote 'local' are in sync" in dvc(team["alice"], "status", "--cloud").stdout
+
+    # a clone in another folder points the default remote at the shared one
+    dan = team["root"] / "elsewhere" / "dan"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(dan))
+    dvc(dan, "remote", "modify", "--local", "local", "url", str(team["root"] / "detox-lens-dvc-storage"))
+    dvc(dan, "pull", "results")
+    assert (dan / RESULTS).read_bytes() == (team["alice"] / RESULTS).read_bytes()
+    assert not (dan / ".." / "detox-lens-dvc-storage").exists()
+
+
+def test_colleague_pulls_experiment(team):
+    alice, bob = team["alice"], team["root"] / "bob"
+    # alice runs an experiment and shares it; only the analysis and the results depend on it
+    run = dvc(alice, "exp", "run", "-n", "alice-spikes", "-S", "analysis.spike_threshold=0.3")
+    assert stages_run(run) == {"analyze", "results"}
+    dvc(alice, "exp", "push", "origin", "alice-spikes")
+    git(alice, "reset", "-q", "--hard")
+    dvc(alice, "checkout")
+
+    # bob downloads only what the TUI needs
+    git(team["root"], "clone", "-q", str(team["origin"]), str(bob))
+    dvc(bob, "pull", "results")
+    assert (bob / RESULTS).is_file()
+    assert not (bob / "data/models/base").exists()
+    assert not (bob / "data/attributions").exists()
+    assert tui_prompt_count(bob / RESULTS) == 5
+
+    # then everything: nothing is left to rerun
+    dvc(bob, "pull")
+    assert "Data and pipelines are up to date" in dvc(bob, "status").stdout
+
+    # and alice's experiment
+    dvc(bob, "exp", "pull", "origin", "alice-spikes")
+    assert experiments(bob)["alice-spikes"]["analysis.spike_threshold"] == "0.3"
+    dvc(bob, "exp", "apply", "alice-spikes")
+    assert "Data and pipelines are up to date" in dvc(bob, "status").stdout
+    repro = dvc(bob, "repro")
+    assert stages_run(repro) == set()
+    assert result_info(bob, "spike_threshold") == "0.3"
+    assert tui_prompt_count(bob / RESULTS) == 5
+
+    # bob reruns only the attribution with another method
+    rerun = dvc(bob, "exp", "run", "-S", "attribution.method=saliency")
+    assert stages_run(rerun) == {"attribute", "analyze", "results"}
+    assert result_info(bob, "attribution_method") == "saliency"
+
+
+def test_queue_runs_two_experiments(team):
+    alice = team["alice"]
+    for name, threshold in [("spikes-low", "0.2"), ("spikes-high", "0.8")]:
+        dvc(alice, "exp", "run", "--queue", "-n", name, "-S", f"analysis.spike_threshold={threshold}")
+
+    dvc(alice, "queue", "start", "-j", "2")
+    status = wait_for_queue(alice)
+
+    assert re.search(r"spikes-low\s+\S+ \S+\s+Success", status), status
+    assert re.search(r"spikes-high\s+\S+ \S+\s+Success", status), status
+    rows = experiments(alice)
+    assert rows["spikes-low"]["analysis.spike_threshold"] == "0.2"
+    assert rows["spikes-high"]["analysis.spike_threshold"] == "0.8"
+    for name in ("spikes-low", "spikes-high"):
+        assert float(rows[name]["attribution.PT.entropy"]) >= 0
+    metrics = json.loads(dvc(alice, "metrics", "diff", "spikes-low", "spikes-high", "--all", "--json").stdout)
+    assert "attribution.PT.entropy" in metrics["metrics/analysis.json"]
+    plots = json.loads(dvc(alice, "plots", "diff", "spikes-low", "spikes-high", "--json").stdout)["data"]
+    entropy_plot = plots["Prompt-attribution entropy per generated token (bits)"][0]
+    assert entropy_plot["revisions"] == ["spikes-low", "spikes-high"]
+
+
+def wait_for_queue(repo: Path, timeout: float = 600.0) -> str:
+    """Poll `dvc queue status` until no experiment is queued or running; return its output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        if not re.search(r"\b(Queued|Running)\b", status):
+            return status
+        time.sleep(2)
+    raise TimeoutError(f"the experiment queue did not finish in {timeout} s:\n{status}")
+
+
+@pytest.fixture
+def s3_server(tmp_path, monkeypatch):
+    """A moto S3 server on 127.0.0.1 with an empty bucket; yields (endpoint URL, boto3 client)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    # No AWS profile of the user's, and no request to the EC2 metadata endpoint for one.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=S3_KEY_ID, aws_secret_access_key=S3_SECRET)
+    client.create_bucket(Bucket="detox-lens")
+    yield endpoint, client
+    server.stop()
+
+
+S3_KEY_ID = "test-key-id"
+S3_SECRET = "test-secret-not-for-commit"
+
+
+def object_count(client) -> int:
+    return client.list_objects_v2(Bucket="detox-lens")["KeyCount"]
+
+
+def add_s3_remote(repo: Path, endpoint: str, *options: str) -> None:
+    """Configure the README's S3 remote in the clone's local config, which git ignores."""
+    dvc(repo, "remote", "add", "--local", *options, "s3", "s3://detox-lens/cache")
+    dvc(repo, "remote", "modify", "--local", "s3", "endpointurl", endpoint)
+
+
+def test_s3_remote_push_pull(team, s3_server):
+    endpoint, client = s3_server
+    alice, carol = team["alice"], team["root"] / "carol"
+    add_s3_remote(alice, endpoint)
+    dvc(alice, "remote", "modify", "--local", "s3", "access_key_id", S3_KEY_ID)
+    dvc(alice, "remote", "modify", "--local", "s3", "secret_access_key", S3_SECRET)
+    assert S3_SECRET not in (alice / ".dvc/config").read_text()
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=alice, capture_output=True,
+                          text=True, check=True).stdout == ""
+
+    # a push cut off midway leaves part of the objects; running it again completes it
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    first = subprocess.Popen(["dvc", "push", "-r", "s3", "--jobs", "1"], cwd=alice, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while first.poll() is None and object_count(client) == 0:
+        time.sleep(0.02)
+    first.kill()
+    first.wait()
+    partial = object_count(client)
+    dvc(alice, "push", "-r", "s3")
+    assert "Cache and remote 's3' are in sync" in dvc(alice, "status", "--cloud", "-r", "s3").stdout
+    assert 0 < partial < object_count(client)
+
+    # carol reads the credentials from the environment
+    git(team["root"], "clone", "-q", str(team["origin"]), str(carol))
+    add_s3_remote(carol, endpoint, "-d")
+    credentials = {"AWS_ACCESS_KEY_ID": S3_KEY_ID, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
+    dvc(carol, "pull", "results", env=credentials)
+    assert (carol / RESULTS).read_bytes() == (alice / RESULTS).read_bytes()
+    assert tui_prompt_count(carol / RESULTS) == 5
