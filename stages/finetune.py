@@ -86,10 +86,13 @@ def main() -> None:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
 
+    # Under `accelerate launch` every process ends with the same adapter, so rank 0 alone writes it.
+    if not trainer.is_world_process_zero():
+        return
     trainer.model.save_pretrained(ADAPTER_DIRS["FT"])
     METRICS.parent.mkdir(exist_ok=True)
     metrics = {"train_loss": round(result.training_loss, 4), "examples": len(dataset),
-               "examples_shortened": n_shortened}
+               "examples_shortened": n_shortened, "processes": trainer.accelerator.num_processes}
     METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
     finish("finetune")
 

@@ -3,7 +3,8 @@
 Run: ``python -m stages.generate``. Batched generation with left padding and the study's
 decoding settings (``generate`` in params.yaml). Each batch is seeded from ``base.seed``,
 the variant and the batch index, so a run resumed after an interruption produces the
-same generations as an uninterrupted one. Writes ``data/generations/generations.parquet``.
+same generations as an uninterrupted one. Generations made elsewhere (``generate.external``,
+see ``stages/external.py``) are appended. Writes ``data/generations/generations.parquet``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from stages.checkpoints import checkpoint_dir, finish, fingerprint
+from stages.external import add_external
 from stages.modeling import ADAPTER_DIRS, BASE_DIR, base_location, load_variant
 from stages.params import load_params, setup_logging, stage_args
 from stages.tables import VARIANTS, read_table, write_table
@@ -81,13 +83,15 @@ def main() -> None:
     params = load_params(args.params)
     prompts = read_table(PROMPTS, "prompts")
 
-    key = fingerprint([params["generate"], params["model"], params["base"]],
+    settings = {k: v for k, v in params["generate"].items() if k != "external"}  # external rows need no model
+    key = fingerprint([settings, params["model"], params["base"]],
                       [PROMPTS, BASE_DIR, *ADAPTER_DIRS.values()])
     shard_dir = checkpoint_dir("generate", key)
     for variant in VARIANTS:
         generate_variant(variant, prompts, params, shard_dir)
 
     generations = read_table(shard_dir, "generations").sort_values(["variant", "prompt_id"], key=_variant_order)
+    generations = add_external(generations, params["generate"].get("external") or [], prompts)
     write_table(generations, "generations", OUTPUT)
     log.info("%d generations written to %s (base model %s)", len(generations), OUTPUT, base_location())
     finish("generate")

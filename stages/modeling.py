@@ -51,9 +51,16 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_model(location: str, dtype: str, adapter: Path | None = None) -> PreTrainedModel:
-    """Load the base model in eval mode on the device, with a LoRA adapter merged in when given."""
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=get_dtype(dtype)).to(device())
+def load_model(location: str, dtype: str, adapter: Path | None = None,
+               attn_implementation: str | None = None) -> PreTrainedModel:
+    """Load the base model in eval mode on the device, with a LoRA adapter merged in when given.
+
+    ``attn_implementation="eager"`` is needed to read attention weights (the attention
+    attribution method); the default lets transformers choose.
+    """
+    model = AutoModelForCausalLM.from_pretrained(
+        location, dtype=get_dtype(dtype), attn_implementation=attn_implementation
+    ).to(device())
     if adapter is not None:
 
         if not (adapter / "adapter_config.json").is_file():
@@ -63,13 +70,14 @@ def load_model(location: str, dtype: str, adapter: Path | None = None) -> PreTra
     return model.eval()
 
 
-def load_variant(variant: str, dtype: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_variant(variant: str, dtype: str,
+                 attn_implementation: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load the model of a variant: PT is the base model, FT and RL add their adapter."""
     location = base_location()
     adapter = ADAPTER_DIRS.get(variant)
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
-    return load_model(location, dtype, adapter), load_tokenizer(location)
+    return load_model(location, dtype, adapter, attn_implementation), load_tokenizer(location)
 
 
 def lora_config(section: dict, family_name: str) -> LoraConfig:

@@ -101,11 +101,15 @@ def main() -> None:
         log.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
 
+    # Under `accelerate launch` every process ends with the same adapter, so rank 0 alone writes it.
+    if not trainer.is_world_process_zero():
+        return
     trainer.model.save_pretrained(ADAPTER_DIRS["RL"])
     rewards = [row["reward"] for row in trainer.state.log_history if "reward" in row]
     METRICS.parent.mkdir(exist_ok=True)
     METRICS.write_text(json.dumps({
         "trainer": section["trainer"], "steps": trainer.state.global_step,
+        "processes": trainer.accelerator.num_processes,
         "reward_first": round(rewards[0], 4) if rewards else None,
         "reward_last": round(rewards[-1], 4) if rewards else None,
     }, indent=2) + "\n")

@@ -37,12 +37,29 @@ PARQUET_TABLES = {
                     "generation_id, prompt_id, variant, model, adapter, text, n_tokens"),
     "scores": ("data/scores/scores.parquet",
                "text_id, text_kind, scorer, scorer_version, attribute, value, reason"),
+    "span_scores": ("data/scores/span_scores.parquet",
+                    'text_id, scorer, scorer_version, attribute, "begin", "end", value'),
     "tokens": ("data/attributions/tokens.parquet",
                "generation_id, position, token, is_generated, step"),
     "token_metrics": ("data/analysis/token_metrics.parquet",
                       "generation_id, step, token, probability, prompt_dependence, entropy, entropy_rise, is_spike"),
     "toxicity_table": ("data/analysis/toxicity_table.parquet", "*"),
     "entropy_curves": ("data/analysis/entropy_curves.parquet", "*"),
+    "group_curves": ("data/analysis/group_curves.parquet", "*"),
+    "attribution_index": ("data/attributions/index.parquet",
+                          "generation_id, n_prompt_tokens, n_generated_tokens, tokens_match, skip_reason"),
+    "toxic_tokens": ("data/analysis/toxic_tokens.parquet", "*"),
+    "spike_distances": ("data/analysis/spike_distances.parquet", "*"),
+    "spike_summary": ("data/analysis/spike_summary.parquet", "*"),
+    "comparisons": ("data/analysis/comparisons.parquet", "*"),
+}
+
+
+# Rows of one generation stored together: DuckDB's min/max zone maps then let a lookup by
+# generation_id read a few row groups instead of the whole table.
+ORDER_BY = {
+    "tokens": "ORDER BY generation_id, position",
+    "token_metrics": "ORDER BY generation_id, step",
 }
 
 
@@ -58,6 +75,7 @@ def attribution_rows(store: Path) -> pd.DataFrame:
             "value": normalized[steps, positions],
         }))
     columns = ["generation_id", "step", "position", "value"]
+    frames.sort(key=lambda frame: frame["generation_id"].iat[0] if len(frame) else "")  # see ORDER_BY
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
@@ -78,7 +96,8 @@ def build(path: Path, params: dict) -> None:
     with duckdb.connect(str(path)) as con:
         con.execute(SCHEMA_SQL.read_text())
         for table, (source, columns) in PARQUET_TABLES.items():
-            con.execute(f"INSERT INTO {table} SELECT {columns} FROM read_parquet(?)", [source])
+            order = ORDER_BY.get(table, "")
+            con.execute(f"INSERT INTO {table} SELECT {columns} FROM read_parquet(?) {order}", [source])
         attributions = attribution_rows(ATTRIBUTIONS)
         con.register("attributions_frame", attributions)
         con.execute("INSERT INTO attributions SELECT generation_id, step, position, value FROM attributions_frame")

@@ -28,11 +28,23 @@ CREATE TABLE generations (
 CREATE TABLE scores (
     text_id         VARCHAR NOT NULL,  -- prompt_id or generation_id
     text_kind       VARCHAR NOT NULL,  -- 'prompt' or 'generation'
-    scorer          VARCHAR NOT NULL,  -- e.g. 'offline'
-    scorer_version  VARCHAR NOT NULL,  -- package version or model hash
+    scorer          VARCHAR NOT NULL,  -- 'offline', 'hf', 'perspective', '<scorer>-calibrated'
+    scorer_version  VARCHAR NOT NULL,  -- package version or model hash; 'archived from FILE' for archived Perspective scores
     attribute       VARCHAR NOT NULL,  -- Perspective attribute name, e.g. 'TOXICITY'
     value           DOUBLE,            -- probability in [0, 1]; NULL when no score was obtained
-    reason          VARCHAR            -- why value is NULL, else NULL
+    reason          VARCHAR            -- why value is NULL; with a value, a note such as 'text truncated to 20480 bytes ...'; else NULL
+);
+
+-- Perspective span scores: the score of each part of a scored text, for locating toxic
+-- words. The text's own score is the summary score in scores.
+CREATE TABLE span_scores (
+    text_id         VARCHAR NOT NULL,  -- prompt_id or generation_id
+    scorer          VARCHAR NOT NULL,  -- 'perspective'
+    scorer_version  VARCHAR NOT NULL,
+    attribute       VARCHAR NOT NULL,  -- Perspective attribute name
+    "begin"         INTEGER NOT NULL,  -- character offset of the span's start in the scored text
+    "end"           INTEGER NOT NULL,  -- character offset just past the span's end
+    value           DOUBLE  NOT NULL   -- probability in [0, 1]
 );
 
 -- Tokens of the attributed sequence of each generation: prompt tokens, then generated tokens.
@@ -91,6 +103,73 @@ CREATE TABLE entropy_curves (
     prompt_dependence_ci_high DOUBLE NOT NULL
 );
 
+-- Mean curves per toxicity bucket ('low', 'mid', 'high' of the generation's toxicity) and per
+-- bucket transition from a prompt's PT generation to its FT or RL one ('PT high -> FT low').
+CREATE TABLE group_curves (
+    group_kind                VARCHAR NOT NULL,  -- 'bucket' or 'transition'
+    "group"                   VARCHAR NOT NULL,
+    variant                   VARCHAR NOT NULL,
+    step                      INTEGER NOT NULL,
+    n                         INTEGER NOT NULL,
+    entropy_mean              DOUBLE  NOT NULL,
+    entropy_ci_low            DOUBLE  NOT NULL,
+    entropy_ci_high           DOUBLE  NOT NULL,
+    prompt_dependence_mean    DOUBLE  NOT NULL,
+    prompt_dependence_ci_low  DOUBLE  NOT NULL,
+    prompt_dependence_ci_high DOUBLE  NOT NULL
+);
+
+-- Attribution bookkeeping per generation: whether re-tokenising its text gives back the
+-- stored tokens (attribution always uses the stored ones), and why a matrix is missing.
+CREATE TABLE attribution_index (
+    generation_id       VARCHAR PRIMARY KEY,
+    n_prompt_tokens     INTEGER NOT NULL,
+    n_generated_tokens  INTEGER NOT NULL,
+    tokens_match        BOOLEAN NOT NULL,
+    skip_reason         VARCHAR            -- NULL when the generation was attributed
+);
+
+-- Generated tokens marked toxic: from span scores where present, else by the rise of the
+-- offline scorer's toxicity over the generation's prefixes (analysis.toxic_rise).
+CREATE TABLE toxic_tokens (
+    generation_id  VARCHAR NOT NULL,
+    step           INTEGER NOT NULL,
+    source         VARCHAR NOT NULL   -- 'span scores' or 'offline prefix rise'
+);
+
+-- Distance of each spike to the nearest toxic token of its generation, in generated tokens.
+CREATE TABLE spike_distances (
+    generation_id  VARCHAR NOT NULL,
+    step           INTEGER NOT NULL,
+    distance       DOUBLE              -- NULL when the generation has no toxic token
+);
+
+-- Share of spikes within analysis.spike_window tokens of a toxic token, against spikes
+-- moved to random steps of their generation (analysis.n_shuffles times).
+CREATE TABLE spike_summary (
+    variant                   VARCHAR NOT NULL,  -- 'PT', 'FT', 'RL' or 'all'
+    n_spikes                  INTEGER NOT NULL,
+    spikes_with_toxic_tokens  INTEGER NOT NULL,
+    share_within_k            DOUBLE,
+    baseline_share            DOUBLE,
+    baseline_low              DOUBLE,            -- 2.5% quantile of the shuffled shares
+    baseline_high             DOUBLE,            -- 97.5% quantile
+    p_value                   DOUBLE             -- share of shuffles at least as close as observed
+);
+
+-- Paired per-prompt differences of per-generation means (variant_b - variant_a), with a
+-- percentile bootstrap interval and a sign-flip permutation p-value.
+CREATE TABLE comparisons (
+    metric      VARCHAR NOT NULL,  -- 'entropy' or 'prompt_dependence'
+    variant_a   VARCHAR NOT NULL,
+    variant_b   VARCHAR NOT NULL,
+    n_pairs     INTEGER NOT NULL,
+    difference  DOUBLE,
+    ci_low      DOUBLE,
+    ci_high     DOUBLE,
+    p_value     DOUBLE
+);
+
 -- Key-value facts about the run that produced the file (params, versions, primary scorer).
 CREATE TABLE run_info (
     key    VARCHAR PRIMARY KEY,
@@ -110,9 +189,12 @@ WITH primary_scores AS (
       AND s.scorer = (SELECT value FROM run_info WHERE key = 'primary_scorer')
 ),
 variant_scores AS (
+    -- only this run's own generations (run_info 'model'): external ones (generate.external)
+    -- carry another model; a file without that key keeps every generation
     SELECT g.prompt_id, g.variant, ps.value AS toxicity
     FROM generations AS g
     LEFT JOIN primary_scores AS ps ON ps.text_id = g.generation_id
+    WHERE g.model = coalesce((SELECT value FROM run_info WHERE key = 'model'), g.model)
 ),
 spike_counts AS (
     SELECT g.prompt_id, count(*) AS n_spikes

@@ -72,6 +72,16 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("value", pa.float64()),
         ("reason", pa.string()),
     ]),
+    # score: Perspective span scores, character offsets into the scored text.
+    "span_scores": pa.schema([
+        ("text_id", pa.string()),
+        ("scorer", pa.string()),
+        ("scorer_version", pa.string()),
+        ("attribute", pa.string()),
+        ("begin", pa.int32()),
+        ("end", pa.int32()),
+        ("value", pa.float64()),
+    ]),
     # attribute: where each generation's attribution matrix is stored.
     "attribution_index": pa.schema([
         ("generation_id", pa.string()),
@@ -79,6 +89,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("n_prompt_tokens", pa.int32()),
         ("n_generated_tokens", pa.int32()),
         ("tokens_match", pa.bool_()),  # re-tokenised text gives the stored generation's tokens
+        ("skip_reason", pa.string()),  # why no matrix was stored (empty generation, no token ids)
     ]),
     # attribute: the token at each position of each attributed sequence.
     "tokens": pa.schema([
@@ -110,6 +121,54 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("prompt_dependence_mean", pa.float64()),
         ("prompt_dependence_ci_low", pa.float64()),
         ("prompt_dependence_ci_high", pa.float64()),
+    ]),
+    # analyze: curves per toxicity bucket and per bucket transition between variants.
+    "group_curves": pa.schema([
+        ("group_kind", pa.string()),         # 'bucket' or 'transition'
+        ("group", pa.string()),              # e.g. 'high', or 'PT high -> FT low'
+        ("variant", pa.string()),
+        ("step", pa.int32()),
+        ("n", pa.int32()),
+        ("entropy_mean", pa.float64()),
+        ("entropy_ci_low", pa.float64()),
+        ("entropy_ci_high", pa.float64()),
+        ("prompt_dependence_mean", pa.float64()),
+        ("prompt_dependence_ci_low", pa.float64()),
+        ("prompt_dependence_ci_high", pa.float64()),
+    ]),
+    # analyze: generated tokens marked toxic, and how.
+    "toxic_tokens": pa.schema([
+        ("generation_id", pa.string()),
+        ("step", pa.int32()),
+        ("source", pa.string()),             # 'span scores' or 'offline prefix rise'
+    ]),
+    # analyze: each spike's distance to the nearest toxic token of its generation.
+    "spike_distances": pa.schema([
+        ("generation_id", pa.string()),
+        ("step", pa.int32()),
+        ("distance", pa.float64()),          # in generated tokens; NaN without toxic tokens
+    ]),
+    # analyze: spike-to-toxic-token share against the shuffled baseline, per variant and 'all'.
+    "spike_summary": pa.schema([
+        ("variant", pa.string()),
+        ("n_spikes", pa.int32()),
+        ("spikes_with_toxic_tokens", pa.int32()),
+        ("share_within_k", pa.float64()),
+        ("baseline_share", pa.float64()),
+        ("baseline_low", pa.float64()),
+        ("baseline_high", pa.float64()),
+        ("p_value", pa.float64()),
+    ]),
+    # analyze: paired differences between variants (variant_b - variant_a) per prompt.
+    "comparisons": pa.schema([
+        ("metric", pa.string()),             # 'entropy' or 'prompt_dependence' (per-generation means)
+        ("variant_a", pa.string()),
+        ("variant_b", pa.string()),
+        ("n_pairs", pa.int32()),
+        ("difference", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+        ("p_value", pa.float64()),
     ]),
     # analyze: the study's toxicity table.
     "toxicity_table": pa.schema([

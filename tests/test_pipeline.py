@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -29,7 +34,7 @@ SHRINK = {
     "finetune": {"epochs": 1, "batch_size": 8, "max_length": 128},
     "reinforce": {"steps": 2, "batch_size": 4, "num_generations": 2, "max_completion_length": 8, "n_prompts": 8},
     "generate": {"max_new_tokens": 10, "batch_size": 4},
-    "attribution": {"shard_size": 4},
+    "attribution": {"shard_size": 2},
 }
 
 
@@ -47,7 +52,8 @@ def copy_repository(target: Path) -> Path:
     ).stdout.split("\0")
     for name in filter(None, files):
         source = REPO / name
-        if source.is_file() and not name.startswith(("data/results/", "tests/__snapshots__")):
+        is_output = name.startswith("data/") and not name.startswith(("data/samples/", "data/.gitignore"))
+        if source.is_file() and not is_output and not name.startswith("tests/__snapshots__"):
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     (target / "dvc.lock").unlink(missing_ok=True)
@@ -99,20 +105,96 @@ def check_results(database: Path, n_prompts: int) -> None:
     assert base_model
 
 
-def test_default_profile_repro(tmp_path):
-    repo = copy_repository(tmp_path / "repo")
+@pytest.fixture(scope="module")
+def default_repo(tmp_path_factory) -> Path:
+    """A temporary copy of the repository after `dvc repro` of the shrunk default profile."""
+    repo = copy_repository(tmp_path_factory.mktemp("default") / "repo")
     params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), SHRINK)
     write_params(repo, params)
-
     dvc(repo, "repro")
+    return repo
 
-    check_results(repo / "data/results/results.duckdb", 5)
-    again = dvc(repo, "repro")
+
+def test_default_profile_repro(default_repo):
+    check_results(default_repo / "data/results/results.duckdb", 5)
+
+    again = dvc(default_repo, "repro")
+
     assert "Data and pipelines are up to date" in again.stdout
     assert "Running stage" not in again.stdout
-    metrics = dvc(repo, "metrics", "show", "--json").stdout
+    metrics = dvc(default_repo, "metrics", "show", "--json").stdout
     assert "toxicity" in metrics
     assert "entropy" in metrics
+
+
+def test_entropy_recomputed_with_numpy(default_repo):
+    """Recompute entropy and prompt dependence from the stored tensors with plain numpy."""
+    store = default_repo / "data/attributions"
+    index = pd.read_parquet(store / "index.parquet")
+    with duckdb.connect(str(default_repo / "data/results/results.duckdb"), read_only=True) as con:
+        stored = con.execute("SELECT generation_id, step, entropy, prompt_dependence FROM token_metrics").df()
+    stored = stored.set_index(["generation_id", "step"]).sort_index()
+
+    checked = 0
+    for entry in index[index["skip_reason"].isna()].itertuples():
+        with np.load(store / f"{entry.shard}.npz") as arrays:
+            matrix = arrays[entry.generation_id].astype(np.float64)
+        for step, row in enumerate(matrix):
+            weights = np.nan_to_num(row)
+            prompt = weights[: entry.n_prompt_tokens]
+            p = prompt / prompt.sum()
+            entropy = -sum(x * np.log2(x) for x in p if x > 0)
+            dependence = prompt.sum() / weights.sum()
+            expected = stored.loc[(entry.generation_id, step)]
+            assert abs(expected["entropy"] - entropy) < 1e-6
+            assert abs(expected["prompt_dependence"] - dependence) < 1e-6
+            checked += 1
+    assert checked == len(stored)
+
+
+def test_attribute_resumes_after_kill(default_repo):
+    store = default_repo / "data/attributions"
+    reference = {p.name: p.read_bytes() for p in store.iterdir()}
+    shutil.rmtree(store)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    first = subprocess.Popen([sys.executable, "-m", "stages.attribute"], cwd=default_repo, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finished = wait_for_shard(default_repo / "data/checkpoints/attribute", first)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not store.exists()  # killed before it could collect the shards
+    finished_mtime = finished.stat().st_mtime_ns
+
+    subprocess.run([sys.executable, "-m", "stages.attribute"], cwd=default_repo, env=env, check=True,
+                   capture_output=True)
+
+    assert (store / finished.name).stat().st_mtime_ns == finished_mtime  # not recomputed
+    assert {p.name: p.read_bytes() for p in store.iterdir()} == reference
+    assert "Data and pipelines are up to date" in dvc(default_repo, "status").stdout
+
+
+def wait_for_shard(checkpoints: Path, process: subprocess.Popen, timeout: float = 300.0) -> Path:
+    """Return the first finished shard of a running attribute stage."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sorted(checkpoints.glob("*/shard-*.npz"))
+        if done:
+            return done[0]
+        assert process.poll() is None, "the attribute stage ended before any shard was seen"
+        time.sleep(0.01)
+    raise TimeoutError(f"no finished shard in {checkpoints} after {timeout} s")
+
+
+def test_method_switch_reruns_only_downstream(default_repo):
+    result = dvc(default_repo, "exp", "run", "-S", "attribution.method=integrated_gradients",
+                 "-S", "+attribution.method_args.n_steps=4")
+
+    ran = set(re.findall(r"Running stage '(\w+)'", result.stdout))
+    assert ran == {"attribute", "analyze", "results"}
+    with duckdb.connect(str(default_repo / "data/results/results.duckdb"), read_only=True) as con:
+        method = con.execute("SELECT value FROM run_info WHERE key = 'attribution_method'").fetchone()[0]
+    assert method == "integrated_gradients"
 
 
 def test_falcon_profile_with_local_sources(tmp_path, http_server):
