@@ -92,3 +92,16 @@ def check_model_type(family: Family, model_type: str) -> None:
             f"{model_type!r}; set model.family to the family of this architecture "
             f"({', '.join(f'{n}: {f.model_types}' for n, f in FAMILIES.items())})."
         )
+
+
+TINY_MODELS = {"tiny-neox": "redpajama", "tiny-falcon": "falcon"}  # built-in model -> its family
+
+
+def check_tiny_family(model_name: str, family: Family) -> None:
+    """Raise early when a built-in tiny model is paired with another family's template."""
+    expected = TINY_MODELS.get(model_name)
+    if expected is not None and expected != family.name:
+        raise ValueError(
+            f"model.name {model_name!r} is a {expected} model but model.family is {family.name!r}; "
+            f"set model.family to {expected!r}"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ def stage_args(description: str) -> argparse.Namespace:
 
 
 def setup_logging() -> None:
+    # transformers 5 announces renames of its own internals on every training run; they
+    # are not actionable here and bury the stage's log.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -14,7 +14,7 @@ import pandas as pd
 
 from stages.dialogues import prepare_dialogues
 from stages.downloads import fetch
-from stages.families import get_family
+from stages.families import check_tiny_family, get_family
 from stages.params import load_params, seed_everything, setup_logging, stage_args
 from stages.prompt_sources import load_prompts, sample_prompts
 from stages.tables import write_table
@@ -31,6 +31,7 @@ def main() -> None:
     params = load_params(args.params)
     data, seed = params["data"], params["base"]["seed"]
     family = get_family(params["model"]["family"])
+    check_tiny_family(params["model"]["name"], family)
     seed_everything(seed)
 
     # Dialogues: fine-tuning examples and RL prompts.
@@ -38,8 +39,6 @@ def main() -> None:
     examples, rl_prompts, dialogue_drops, dialogue_counts = prepare_dialogues(
         dialogues, family, data["n_dialogues"], seed, data["dialoconan"]
     )
-    if not examples:
-        raise ValueError(f"{data['dialoconan']}: no HS turn with a CN reply, so no fine-tuning example")
     log.info("dialogues: %s", dialogue_counts)
 
     # Evaluation prompts.
@@ -48,20 +47,23 @@ def main() -> None:
     )
     n_passed = len(prompts)
     prompts, not_sampled = sample_prompts(prompts, data["n_prompts"], seed)
-    if not prompts:
-        raise ValueError(
-            f"{data['prompts']}: no prompt passed the filter (data.toxicity_threshold="
-            f"{data['toxicity_threshold']}); see data/prepared/dropped_rows.parquet"
-        )
     log.info("prompts: %d passed the filter, %d kept", n_passed, len(prompts))
 
-    # Outputs.
-    write_table(examples, "ft_examples", OUT_DIR / "ft_examples.parquet")
-    write_table(rl_prompts, "rl_prompts", OUT_DIR / "rl_prompts.parquet")
-    write_table(prompts, "prompts", OUT_DIR / "prompts.parquet")
+    # Outputs. The dropped rows come first, so an empty result can be explained from them.
     dropped = dialogue_drops + prompt_drops + not_sampled
     write_table(pd.DataFrame(dropped, columns=["source", "row", "reason"]), "dropped_rows",
                 OUT_DIR / "dropped_rows.parquet")
+    if not examples:
+        raise ValueError(f"{data['dialoconan']}: no HS turn with a CN reply, so no fine-tuning example; "
+                         f"see {OUT_DIR / 'dropped_rows.parquet'}")
+    if not prompts:
+        raise ValueError(
+            f"{data['prompts']}: no prompt passed the filter (data.toxicity_threshold="
+            f"{data['toxicity_threshold']}); see {OUT_DIR / 'dropped_rows.parquet'}"
+        )
+    write_table(examples, "ft_examples", OUT_DIR / "ft_examples.parquet")
+    write_table(rl_prompts, "rl_prompts", OUT_DIR / "rl_prompts.parquet")
+    write_table(prompts, "prompts", OUT_DIR / "prompts.parquet")
 
     prompt_counts = {
         "rows_dropped": len(prompt_drops),

@@ -21,15 +21,22 @@ from stages.downloads import fetch, is_url
 from stages.families import Family
 
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".parquet", ".txt", ".gz"}
 
 
 def read_rtp_records(location: str, split: str) -> list[dict]:
     """Read RealToxicityPrompts rows from a JSONL file, a URL, a dataset folder or a Hub id."""
     path = Path(location)
-    if path.is_dir() or (not path.exists() and not is_url(location) and HUB_ID.match(location)):
+    if path.is_dir() or looks_like_hub_id(location):
         from datasets import load_dataset  # imported here: only this source needs it
 
-        return list(load_dataset(location, split=split))
+        try:
+            return list(load_dataset(location, split=split))
+        except (ConnectionError, FileNotFoundError, ValueError) as error:
+            raise FileNotFoundError(
+                f"data.prompts {location!r} is no local file, and loading it as a Hugging Face dataset "
+                f"failed: {error}. Check the path, or the dataset id and network access."
+            ) from error
 
     records = []
     with fetch(location).open(encoding="utf-8") as f:
@@ -41,6 +48,16 @@ def read_rtp_records(location: str, split: str) -> list[dict]:
             except json.JSONDecodeError as error:
                 raise ValueError(f"{location}:{line_number}: invalid JSON ({error.msg})") from None
     return records
+
+
+def looks_like_hub_id(location: str) -> bool:
+    """``owner/name`` that is no local path, no URL, and has no data-file extension."""
+    return (
+        not Path(location).exists()
+        and not is_url(location)
+        and HUB_ID.match(location) is not None
+        and Path(location).suffix.lower() not in DATA_SUFFIXES
+    )
 
 
 def _toxicity(part: dict | None) -> float | None:

@@ -22,9 +22,10 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from stages.families import TINY_MODELS
+
 log = logging.getLogger(__name__)
 
-TINY_MODELS = {"tiny-neox": "redpajama", "tiny-falcon": "falcon"}  # name -> family
 EOS, PAD, UNK = "<|endoftext|>", "<|padding|>", "<|unk|>"
 BLOCK_SIZE = 64  # tokens per pre-training sequence
 

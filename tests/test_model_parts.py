@@ -102,3 +102,12 @@ def test_reward_raises_on_missing_values():
 
     with pytest.raises(RuntimeError, match="returned 1 values for 2 completions"):
         reward(["a", "b"])
+
+
+def test_tiny_model_with_other_family_fails_early():
+    from stages.families import check_tiny_family
+
+    with pytest.raises(ValueError, match="'tiny-falcon' is a falcon model but model.family is 'redpajama'"):
+        check_tiny_family("tiny-falcon", get_family("redpajama"))
+    check_tiny_family("tiny-neox", get_family("redpajama"))
+    check_tiny_family("some/hub-model", get_family("falcon"))

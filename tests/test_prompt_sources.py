@@ -128,3 +128,41 @@ def test_sampling_is_seeded_and_records_rest():
     assert first == second
     assert [p["source_row"] for p in first] == sorted(p["source_row"] for p in first)
     assert len(dropped) == 6
+
+
+def test_path_with_extension_is_not_hub_id():
+    from stages.prompt_sources import looks_like_hub_id
+
+    assert looks_like_hub_id("allenai/real-toxicity-prompts")
+    assert not looks_like_hub_id("samples/prompts.jsonl")
+    assert not looks_like_hub_id("https://example.org/a/b")
+
+
+def test_missing_relative_jsonl_is_not_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(FileNotFoundError, match="data file not found: 'samples/prompts.jsonl'"):
+        load_prompts("samples/prompts.jsonl", "train", REDPAJAMA, 0.5)
+
+
+def test_prepare_records_drops_before_failing(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import REPO
+
+    rows = [rtp_row("What a", " lovely day", 0.1, 0.05)] * 3
+    prompts = write_jsonl(tmp_path / "mild.jsonl", rows)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(dialoconan=str(REPO / "data/samples/dialogues.csv"), prompts=str(prompts))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    result = subprocess.run([sys.executable, "-m", "stages.prepare"], cwd=tmp_path, capture_output=True,
+                            text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+
+    assert result.returncode != 0
+    assert "no prompt passed the filter" in result.stderr
+    dropped = pd.read_parquet(tmp_path / "data/prepared/dropped_rows.parquet")
+    assert (dropped["reason"] == "prompt or continuation toxicity not above 0.5").sum() == 3
