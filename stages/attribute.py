@@ -6,7 +6,8 @@ for decoder-only models, its settings in ``attribution.method_args``). Writes
 ``data/attributions/``: ``shard-*.npz`` (see stages/tensor_store.py), ``index.parquet``
 (which shard holds which generation, and why a generation has no matrix) and
 ``tokens.parquet`` (the token text at each position). Finished shards survive an
-interruption, even kill -9, and are not recomputed.
+interruption, even kill -9, and are not recomputed. Under ``accelerate launch`` the
+processes split the shards and rank 0 collects them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from stages.attribution import attribute_ids, batched_gradient, load_attribution_model, uses_batched
 from stages.checkpoints import checkpoint_dir, finish, fingerprint
+from stages.distributed import is_main, is_mine, wait_for_everyone, world
 from stages.modeling import ADAPTER_DIRS, BASE_DIR, load_variant
 from stages.params import load_params, setup_logging, stage_args
 from stages.tables import VARIANTS, read_table, write_table
@@ -131,13 +133,18 @@ def main() -> None:
     for variant in VARIANTS:
         rows = generations[generations["variant"] == variant].reset_index(drop=True)
         shards = [(f"shard-{variant}-{i // size:05d}", rows.iloc[i : i + size]) for i in range(0, len(rows), size)]
-        todo = [(name, shard) for name, shard in shards if not (work_dir / f"{name}.npz").exists()]
+        todo = [(name, shard) for index, (name, shard) in enumerate(shards)
+                if is_mine(index) and not (work_dir / f"{name}.npz").exists()]
+        log.info("%s: process %d of %d attributes %d of %d shards", variant, *world(), len(todo), len(shards))
         if not todo:
             continue
         attributor = Attributor(variant, params)
         for name, shard in tqdm(todo, desc=f"attribute {variant}", unit="shard"):
             attribute_shard(attributor, shard, name, work_dir)
 
+    wait_for_everyone()
+    if not is_main():
+        return
     index = collect(work_dir)
     log.info("%d generations attributed with %s, %d skipped, %d whose text re-tokenises differently",
              int(index["skip_reason"].isna().sum()), section["method"], int(index["skip_reason"].notna().sum()),

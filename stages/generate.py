@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from stages.checkpoints import checkpoint_dir, finish, fingerprint
+from stages.distributed import is_main, is_mine, wait_for_everyone, world
 from stages.external import add_external
 from stages.modeling import ADAPTER_DIRS, BASE_DIR, base_location, load_variant
 from stages.params import load_params, setup_logging, stage_args
@@ -59,7 +60,9 @@ def generate_variant(variant: str, prompts: pd.DataFrame, params: dict, shard_di
     """Generate one variant batch by batch, skipping batches finished by an earlier run."""
     settings, seed = params["generate"], params["base"]["seed"]
     batches = [prompts.iloc[i : i + settings["batch_size"]] for i in range(0, len(prompts), settings["batch_size"])]
-    todo = [(i, b) for i, b in enumerate(batches) if not (shard_dir / f"{variant}-{i:05d}.parquet").exists()]
+    todo = [(i, b) for i, b in enumerate(batches)
+            if is_mine(i) and not (shard_dir / f"{variant}-{i:05d}.parquet").exists()]
+    log.info("%s: process %d of %d generates %d of %d batches", variant, *world(), len(todo), len(batches))
     if not todo:
         return
     model, tokenizer = load_variant(variant, params["model"]["dtype"])
@@ -89,6 +92,9 @@ def main() -> None:
     shard_dir = checkpoint_dir("generate", key)
     for variant in VARIANTS:
         generate_variant(variant, prompts, params, shard_dir)
+    wait_for_everyone()
+    if not is_main():
+        return
 
     generations = read_table(shard_dir, "generations").sort_values(["variant", "prompt_id"], key=_variant_order)
     generations = add_external(generations, params["generate"].get("external") or [], prompts)

@@ -1,6 +1,6 @@
 """Start a training stage in one process or under ``accelerate launch``, as params.yaml sets.
 
-Run: ``python -m stages.launch finetune`` (or ``reinforce``). Reads the ``compute``
+Run: ``python -m stages.launch finetune`` (or ``reinforce``, ``generate``, ``attribute``). Reads the ``compute``
 section of params.yaml and replaces itself with the stage's process:
 
 - ``launcher: python`` runs ``python -m stages.<stage>`` in this process's place;
@@ -18,7 +18,7 @@ import sys
 
 from stages.params import PARAMS_FILE, load_params
 
-STAGES = ("finetune", "reinforce")
+STAGES = ("finetune", "reinforce", "generate", "attribute")
 LAUNCHERS = ("python", "accelerate")
 
 

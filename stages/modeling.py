@@ -8,6 +8,7 @@ so a multi-GB checkpoint is not copied into the DVC cache.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -47,8 +48,10 @@ def load_tokenizer(location: str) -> PreTrainedTokenizerBase:
 
 
 def device() -> torch.device:
-    """The first GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """This process's GPU (``LOCAL_RANK`` under a launcher) when there is one, else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def load_model(location: str, dtype: str, adapter: Path | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -38,7 +39,7 @@ def test_accelerate_launcher_with_one_process():
 
 
 @pytest.mark.parametrize(("stage", "compute", "message"), [
-    ("generate", COMPUTE, "unknown stage"),
+    ("score", COMPUTE, "unknown stage"),
     ("finetune", {**COMPUTE, "launcher": "slurm"}, "unknown compute.launcher"),
     ("finetune", {**COMPUTE, "launcher": "accelerate", "num_processes": 0}, "at least 1"),
 ])
@@ -69,3 +70,34 @@ def test_training_on_two_cpu_processes(tmp_path):
     assert lora_b
     # lora_B starts at zero, so a non-zero one shows the adapter was trained and saved
     assert any(p.abs().sum() > 0 for p in lora_b)
+
+
+@pytest.mark.slow
+def test_two_processes_split_generation_and_attribution(tmp_path):
+    """Two processes write the same generations and attribution files as one."""
+    import os
+    import subprocess
+
+    repo = copy_repository(tmp_path / "repo")
+    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), SHRINK)
+    params["compute"].update(launcher="accelerate", num_processes=2, main_process_port=29531)
+    write_params(repo, params)
+
+    result = dvc(repo, "repro", "attribute")
+
+    log = result.stderr + result.stdout
+    assert "--multi_gpu" in log
+    # each process took its share: 5 prompts in batches of 4 make 2 batches per variant
+    assert "PT: process 0 of 2 generates 1 of 2 batches" in log
+    assert "PT: process 1 of 2 generates 1 of 2 batches" in log
+    assert "PT: process 1 of 2 attributes 1 of 3 shards" in log
+    outputs = [repo / "data/generations/generations.parquet", *sorted((repo / "data/attributions").iterdir())]
+    two_processes = {p.name: p.read_bytes() for p in outputs}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for stage in ("generate", "attribute"):
+        subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=repo, env=env, check=True,
+                       capture_output=True)
+    outputs = [repo / "data/generations/generations.parquet", *sorted((repo / "data/attributions").iterdir())]
+    one_process = {p.name: p.read_bytes() for p in outputs}
+    assert one_process.keys() == two_processes.keys()
+    assert one_process == two_processes
