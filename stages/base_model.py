@@ -25,8 +25,8 @@ log = logging.getLogger("stages.base_model")
 def pipeline_texts() -> tuple[list[str], list[str]]:
     """Return (tokenizer texts, pre-training texts) from the prepared tables.
 
-    The tokenizer sees everything the pipeline will feed the model, templates included.
-    Pre-training sees only the dialogue turns as plain text, so the PT model continues a
+    The tokenizer is trained on everything the pipeline will feed the model, templates
+    included. Pre-training uses only the dialogue turns as plain text, so the PT model continues a
     chat prompt in the style of that text, replying with hate speech and counter-narrative
     alike, as an unaligned base model does.
     """
@@ -41,7 +41,7 @@ def pipeline_texts() -> tuple[list[str], list[str]]:
 
 
 def last_turn(transcript: str) -> str:
-    """The text of the last user turn of a rendered transcript."""
+    """Return the text of the last user turn of a rendered transcript."""
     line = transcript.rsplit("\n", 2)[-2]
     return line.split(": ", 1)[1] if ": " in line else line
 

@@ -2,7 +2,7 @@
 
 Under ``accelerate launch`` (torchrun) every process runs the whole stage script. Each
 takes the work items whose index modulo the process count equals its rank, writes them as
-checkpoint shards, and waits for the others; rank 0 then merges all shards in index
+checkpoint shards, and waits for the others. Rank 0 then merges all shards in index
 order, so the output does not depend on the number of processes. Started as plain
 ``python``, there is one process of rank 0 and nothing to wait for.
 """

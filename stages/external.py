@@ -5,10 +5,11 @@ format of the study's released generations (``prompts`` wrapped in a chat templa
 ``responses``), or ``{path, model, variant, name}``. Without ``model`` and ``variant``,
 both come from a file name such as ``measured_tox_PT_<model>.csv`` (variant PT, FT or RL).
 
-An external generation has ``generation_id`` ``<name>:<row>`` (``name`` defaults to the
-file stem, row is the 0-based CSV row), the ``prompt_id`` of the prepared prompt with the
-same text, else ``x`` and a hash of the prompt text, no adapter, ``n_tokens`` 0 and NULL
-``token_ids``: its tokens were never seen, so the attribute stage has nothing to force-decode.
+An external generation has ``generation_id`` ``<name>:<row>``, where ``name`` defaults to
+the file stem and row is the 0-based CSV row. Its ``prompt_id`` is that of the prepared
+prompt with the same text, else ``x`` and a hash of the prompt text. It has no adapter,
+``n_tokens`` 0 and NULL ``token_ids``, because its tokens were never seen, so the attribute
+stage has nothing to force-decode.
 Every row is kept, including empty responses.
 """
 
@@ -47,7 +48,7 @@ def entry_settings(entry: str | dict) -> dict:
 
 
 def unwrap(wrapped: str) -> str:
-    """The raw prompt of a wrapped one, with whichever family's template it uses."""
+    """Return the raw prompt of a wrapped one, whichever family's template wraps it."""
     for family in FAMILIES.values():
         try:
             return family.unwrap_prompt(wrapped)[0]
@@ -86,7 +87,7 @@ def external_generations(entry: str | dict, prompts: pd.DataFrame) -> pd.DataFra
 
 
 def add_external(generations: pd.DataFrame, entries: list, prompts: pd.DataFrame) -> pd.DataFrame:
-    """The generations with every external entry's rows appended; duplicate ids raise."""
+    """Append every external entry's rows to the generations; a duplicate id raises."""
     if not entries:
         return generations
     combined = pd.concat([generations, *(external_generations(e, prompts) for e in entries)], ignore_index=True)

@@ -1,8 +1,8 @@
 """Prompt dependence, entropy, spikes and confidence intervals of attribution matrices.
 
-An attribution matrix is (n_generated, n_positions): row t scores generated token t
-against every position of prompt + generation; positions at or after the token's own are
-NaN. The first ``n_prompt`` positions are the prompt (chat template included).
+An attribution matrix has shape (n_generated, n_positions). Row t scores generated token
+t against every position of prompt + generation, and positions at or after the token's
+own are NaN. The first ``n_prompt`` positions are the prompt (chat template included).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Loading the base model, its tokenizer and the LoRA adapters the way every stage does.
 
 The base_model stage writes ``data/models/base/model.json``. For a built-in tiny model
-the weights sit next to it; for a Hub id or an outside path the file names that location,
+the weights sit next to it. For a Hub id or an outside path the file names that location,
 so a multi-GB checkpoint is not copied into the DVC cache.
 """
 

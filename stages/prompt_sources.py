@@ -34,7 +34,7 @@ def read_rtp_records(location: str, split: str) -> list[dict]:
             return list(load_dataset(location, split=split))
         except (ConnectionError, FileNotFoundError, ValueError) as error:
             raise FileNotFoundError(
-                f"data.prompts {location!r} is no local file, and loading it as a Hugging Face dataset "
+                f"data.prompts {location!r} not found as a local file, and loading it as a Hugging Face dataset "
                 f"failed: {error}. Check the path, or the dataset id and network access."
             ) from error
 

@@ -2,7 +2,7 @@
 
 Run: ``python -m stages.score``. Each scorer in ``scoring.scorers`` scores every prompt
 (its text without the chat template) and every generation. One row per text, scorer and
-attribute, with the scorer's version as provenance; a text a scorer cannot score has a
+attribute, with the scorer's version as provenance. A text a scorer cannot score has a
 NULL value and the reason. Every score goes to ``data/score_cache/`` first: a text already
 cached for the scorer, version and attributes is not scored again, so a run killed midway
 resumes where it stopped. Archived Perspective scores (``scoring.archives``) are imported

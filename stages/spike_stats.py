@@ -1,4 +1,4 @@
-"""Where entropy spikes fall relative to toxic tokens, against a shuffled baseline.
+"""Distances from entropy spikes to toxic tokens, against a shuffled baseline.
 
 For each spike, the distance (in generated tokens) to the nearest toxic token of the same
 generation. The share of spikes within ``k`` tokens of a toxic token is compared with the

@@ -17,6 +17,15 @@ import pyarrow.parquet as pq
 
 VARIANTS = ("PT", "FT", "RL")  # the variant column: base model, fine-tuned, reinforced
 
+# Columns of a mean curve: per variant and step, mean and 95% interval of each statistic.
+CURVE_FIELDS = [
+    ("variant", pa.string()),
+    ("step", pa.int32()),
+    ("n", pa.int32()),
+    *[(f"{stat}_{part}", pa.float64())
+      for stat in ("entropy", "prompt_dependence") for part in ("mean", "ci_low", "ci_high")],
+]
+
 SCHEMAS: dict[str, pa.Schema] = {
     # prepare: fine-tuning examples, one per counter-narrative reply.
     "ft_examples": pa.schema([
@@ -111,30 +120,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("is_spike", pa.bool_()),
     ]),
     # analyze: mean curves per variant and step.
-    "entropy_curves": pa.schema([
-        ("variant", pa.string()),
-        ("step", pa.int32()),
-        ("n", pa.int32()),
-        ("entropy_mean", pa.float64()),
-        ("entropy_ci_low", pa.float64()),
-        ("entropy_ci_high", pa.float64()),
-        ("prompt_dependence_mean", pa.float64()),
-        ("prompt_dependence_ci_low", pa.float64()),
-        ("prompt_dependence_ci_high", pa.float64()),
-    ]),
+    "entropy_curves": pa.schema(CURVE_FIELDS),
     # analyze: curves per toxicity bucket and per bucket transition between variants.
     "group_curves": pa.schema([
         ("group_kind", pa.string()),         # 'bucket' or 'transition'
         ("group", pa.string()),              # e.g. 'high', or 'PT high -> FT low'
-        ("variant", pa.string()),
-        ("step", pa.int32()),
-        ("n", pa.int32()),
-        ("entropy_mean", pa.float64()),
-        ("entropy_ci_low", pa.float64()),
-        ("entropy_ci_high", pa.float64()),
-        ("prompt_dependence_mean", pa.float64()),
-        ("prompt_dependence_ci_low", pa.float64()),
-        ("prompt_dependence_ci_high", pa.float64()),
+        *CURVE_FIELDS,
     ]),
     # analyze: generated tokens marked toxic, and how.
     "toxic_tokens": pa.schema([

@@ -3,7 +3,7 @@
 ``data/attributions/index.parquet`` records which ``shard-*.npz`` contains each generation; a
 shard stores ``<generation_id>`` (the (n_generated, n_positions) matrix) and
 ``<generation_id>.probability`` (the step probabilities). Shards are written byte for
-byte the same from the same arrays, so DVC sees a rerun with equal results as unchanged.
+byte the same from the same arrays, so DVC treats a rerun with equal results as unchanged.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ def test_dialoconan_every_row_accounted_for():
     assert counts["rows"] == len(frame)
     assert counts["turns_used"] + len(dropped) == len(frame)
     assert counts["dialogues"] == frame["dialogue_id"].nunique()
-    kept = frame.drop(index=[d["row"] for d in dropped])
-    assert len(rl_prompts) == (kept["type"] == "HS").sum()
+    turns_used = frame.drop(index=[d["row"] for d in dropped])
+    assert len(rl_prompts) == (turns_used["type"] == "HS").sum()
     assert len(examples) == len(rl_prompts) - counts["hs_turns_without_reply"]
     assert all(e["prompt"].startswith("<human>: ") and e["prompt"].endswith("\n<bot>:") for e in examples)
 
