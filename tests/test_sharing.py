@@ -3,20 +3,28 @@
 Every test works in clones of a bare git origin under one temporary folder. The default
 remote of .dvc/config (``../../detox-lens-dvc-storage``, relative to each clone's .dvc
 folder) then resolves to a folder beside the clones, so no push leaves that folder. The
-S3 test points the clones at a moto S3 server on 127.0.0.1 through their local config.
+S3 test points the clones at a moto S3 server on 127.0.0.1 through their local config,
+and the interrupted-pull test serves the shared folder over HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import math
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
@@ -30,11 +38,15 @@ pytestmark = pytest.mark.slow
 RESULTS = Path("data/results/results.duckdb")
 
 
+def dvc_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a dvc child process: the venv first, no proxy for loopback servers."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "DVC_NO_ANALYTICS": "1", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
+
+
 def dvc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the venv's dvc in cwd; assert it succeeds and show its output when it does not."""
-    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                "DVC_NO_ANALYTICS": "1", **(env or {})}
-    result = subprocess.run(["dvc", *args], cwd=cwd, env=full_env, capture_output=True, text=True)
+    result = subprocess.run(["dvc", *args], cwd=cwd, env=dvc_env(env), capture_output=True, text=True)
     assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -231,8 +243,7 @@ def test_s3_remote_push_pull(team, s3_server):
                           text=True, check=True).stdout == ""
 
     # a push cut off midway leaves part of the objects; running it again completes it
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    first = subprocess.Popen(["dvc", "push", "-r", "s3", "--jobs", "1"], cwd=alice, env=env,
+    first = subprocess.Popen(["dvc", "push", "-r", "s3", "--jobs", "1"], cwd=alice, env=dvc_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while first.poll() is None and object_count(client) == 0:
         time.sleep(0.02)
@@ -250,3 +261,163 @@ def test_s3_remote_push_pull(team, s3_server):
     dvc(carol, "pull", "results", env=credentials)
     assert (carol / RESULTS).read_bytes() == (alice / RESULTS).read_bytes()
     assert tui_prompt_count(carol / RESULTS) == 5
+
+
+def cached_objects(repo: Path) -> int:
+    """Count the file objects in the repository's DVC cache; directory listings are not counted."""
+    return sum(1 for path in (repo / ".dvc/cache/files/md5").rglob("*") if path.is_file() and path.suffix != ".dir")
+
+
+def object_kind(url_path: str) -> str:
+    """Classify a GET on a DVC remote: a directory listing, a file object, or anything else."""
+    match = re.fullmatch(r"/files/md5/[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?", url_path)
+    if not match:
+        return "other"
+    return "listing" if match.group(1) else "object"
+
+
+@pytest.fixture
+def http_remote(team):
+    """Serve the shared remote folder over HTTP on 127.0.0.1 and hold one download.
+
+    Yields the URL and a gate. With ``gate.hold`` set to ("listing", n) or ("object", n),
+    the n+1-th GET of a directory listing (a ``.dir`` object) or of a file object sets
+    ``gate.waiting`` and waits for ``gate.release``. ``gate.gets`` counts GETs by kind;
+    "other" counts DVC's GETs of the remote's folders.
+    """
+    folder = str(team["root"] / "detox-lens-dvc-storage")
+    gate = SimpleNamespace(hold=None, gets={"listing": 0, "object": 0, "other": 0}, lock=threading.Lock(),
+                           waiting=threading.Event(), release=threading.Event())
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=folder, **kwargs)
+
+        def do_GET(self):
+            kind = object_kind(self.path)
+            with gate.lock:
+                gate.gets[kind] += 1
+                held = gate.hold is not None and gate.hold == (kind, gate.gets[kind] - 1)
+            if held:
+                gate.waiting.set()
+                gate.release.wait(timeout=300)
+            try:
+                super().do_GET()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client was killed while this request was held
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", gate
+    gate.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def kill_pull_at_hold(repo: Path, gate) -> None:
+    """Start `dvc pull --jobs 1` in repo and SIGKILL it while the gate holds its request."""
+    pull = subprocess.Popen(["dvc", "pull", "--jobs", "1"], cwd=repo, env=dvc_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert gate.waiting.wait(timeout=300), f"the pull never reached the held request {gate.hold}"
+    finally:
+        os.killpg(pull.pid, signal.SIGKILL)
+        pull.wait()
+    gate.hold = None
+    gate.release.set()
+
+
+def http_clone(team, name: str, url: str) -> Path:
+    clone = team["root"] / name
+    git(team["root"], "clone", "-q", str(team["origin"]), str(clone))
+    dvc(clone, "remote", "add", "--local", "-d", "http", url)
+    return clone
+
+
+def test_pull_killed_downloading_resumes(team, http_remote):
+    url, gate = http_remote
+    frank = http_clone(team, "frank", url)
+
+    gate.hold = ("object", 5)
+    kill_pull_at_hold(frank, gate)
+    cached_after_kill = cached_objects(frank)
+    gets_before = gate.gets["object"]
+    dvc(frank, "pull")
+    rerun_gets = gate.gets["object"] - gets_before
+
+    assert 0 < cached_after_kill <= 5
+    assert rerun_gets == cached_objects(frank) - cached_after_kill
+    assert "Data and pipelines are up to date" in dvc(frank, "status").stdout
+    assert (frank / RESULTS).read_bytes() == (team["alice"] / RESULTS).read_bytes()
+
+
+def test_pull_killed_listing_resumes(team, http_remote):
+    url, gate = http_remote
+    heidi = http_clone(team, "heidi", url)
+
+    gate.hold = ("listing", 3)
+    kill_pull_at_hold(heidi, gate)
+    pull = subprocess.run([str(Path(sys.executable).parent / "detox-pull")], cwd=heidi, env=dvc_env(),
+                          capture_output=True, text=True)
+
+    assert pull.returncode == 0, pull.stderr
+    assert "Data and pipelines are up to date" in dvc(heidi, "status").stdout
+    assert (heidi / RESULTS).read_bytes() == (team["alice"] / RESULTS).read_bytes()
+
+
+def object_path(storage: Path, md5: str) -> Path:
+    return storage / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def locked_output_md5(repo: Path, stage: str) -> str:
+    """Return the md5 of the stage's one cached output as dvc.lock records it."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return lock["stages"][stage]["outs"][0]["md5"]
+
+
+def test_pull_names_missing_output(team, tmp_path):
+    erin = team["root"] / "erin"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(erin))
+    storage = tmp_path / "broken-storage"
+    shutil.copytree(team["root"] / "detox-lens-dvc-storage", storage)
+    dvc(erin, "remote", "add", "--local", "-d", "broken", str(storage))
+
+    # lose one file of the results and the whole listing of the analysis tables
+    results_listing = json.loads(object_path(storage, locked_output_md5(erin, "results")).read_text())
+    database_md5 = next(entry["md5"] for entry in results_listing if entry["relpath"] == "results.duckdb")
+    object_path(storage, database_md5).unlink()
+    analysis_md5 = locked_output_md5(erin, "analyze")
+    object_path(storage, analysis_md5).unlink()
+
+    pull = subprocess.run([str(Path(sys.executable).parent / "detox-pull")], cwd=erin, env=dvc_env(),
+                          capture_output=True, text=True)
+    message = pull.stderr
+
+    assert pull.returncode != 0
+    assert f"missing from remote 'broken' ({storage})" in message
+    assert "output data/results (stage 'results'):" in message
+    assert f"data/results/results.duckdb  md5 {database_md5}" in message
+    assert "output data/analysis (stage 'analyze'):" in message
+    assert f"data/analysis  md5 {analysis_md5}" in message
+    assert "dvc push --remote broken analyze results" in message
+    assert "dvc repro analyze results" in message
+    assert "pulling the outputs that the remote stores in full" in message
+    assert (erin / "data/prepared").is_dir()
+    assert (erin / "data/attributions").is_dir()
+    assert not (erin / "data/analysis").exists()
+    assert not (erin / "data/results").exists()
+
+
+def test_pull_without_missing_objects(team):
+    grace = team["root"] / "grace"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(grace))
+
+    pull = subprocess.run([str(Path(sys.executable).parent / "detox-pull"), "results"], cwd=grace,
+                          env=dvc_env(), capture_output=True, text=True)
+
+    assert pull.returncode == 0, pull.stderr
+    assert "missing" not in pull.stderr
+    assert (grace / RESULTS).read_bytes() == (team["alice"] / RESULTS).read_bytes()
