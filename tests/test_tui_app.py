@@ -20,7 +20,7 @@ from rich.console import Console
 import duckdb
 from textual.command import CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 from tui_fixtures import results_db, results_db_template  # noqa: F401
 
 from detox_tui.app import DetoxLensApp
@@ -234,6 +234,9 @@ async def test_question_mark_opens_help(results_db: Path, size: tuple[int, int])
         await pilot.press("right")
         await pilot.pause()
         assert app.query_one(DetailView).step == 0, "step keys are inactive under help"
+        footer_labels = [key.description for key in app.screen.query_one(Footer).query("FooterKey")]
+        assert "Close" in footer_labels
+        assert "Quit" not in footer_labels
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)

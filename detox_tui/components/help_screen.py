@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from detox_tui.bindings import APP_ACTIONS, WIDGET_KEYS
 
@@ -24,6 +24,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(self._table())
+        # Its own footer, so that the main screen's "q Quit" does not show through.
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#help").border_title = "Key bindings"
