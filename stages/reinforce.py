@@ -45,10 +45,32 @@ def make_reward(scorer: Scorer) -> Callable[..., list[float | None]]:
             raise RuntimeError(
                 f"scorer {scorer.name!r} returned {len(values)} values for {len(completions)} completions"
             )
+        unscored = sum(v is None for v in values)
+        if unscored:
+            log.info("%d of %d completions could not be scored and get no reward", unscored, len(values))
         return [None if v is None else 1.0 - v for v in values]
 
     toxicity_reward.__name__ = f"one_minus_{scorer.name}_toxicity"
     return toxicity_reward
+
+
+class HideRewardInputs(logging.Filter):
+    """Drop trl's warning that prints the prompt and completion of an unrewarded completion.
+
+    The prompts are hate speech from the training data and have no place in a log. The
+    reward function logs how many completions went unscored instead.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "All reward functions returned None" not in record.getMessage()
+
+
+def hide_reward_inputs() -> None:
+    """Add HideRewardInputs to the loggers of trl's trainers, once per logger."""
+    for trainer_class, _ in TRAINERS.values():
+        logger = logging.getLogger(trainer_class.__module__)
+        if not any(isinstance(existing, HideRewardInputs) for existing in logger.filters):
+            logger.addFilter(HideRewardInputs())
 
 
 def sample_rl_prompts(path: Path, n: int, seed: int) -> list[str]:
@@ -67,6 +89,7 @@ def main() -> None:
     if section["trainer"] not in TRAINERS:
         raise ValueError(f"unknown reinforce.trainer {section['trainer']!r}; choose one of {sorted(TRAINERS)}")
     trainer_class, config_class = TRAINERS[section["trainer"]]
+    hide_reward_inputs()
 
     location = base_location()
     tokenizer = load_tokenizer(location)

@@ -111,3 +111,33 @@ def test_tiny_model_with_other_family_fails_early():
         check_tiny_family("tiny-falcon", get_family("redpajama"))
     check_tiny_family("tiny-neox", get_family("redpajama"))
     check_tiny_family("some/hub-model", get_family("falcon"))
+
+
+class NoScoreScorer:
+    name, version, attributes = "none", "1", ("TOXICITY",)
+
+    def score(self, texts):
+        return [[Score("TOXICITY", None, "not scored in this test")] for _ in texts]
+
+
+def test_unrewarded_prompt_kept_out_of_log(tiny_model_dir, tmp_path, caplog):
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from stages.modeling import load_tokenizer
+    from stages.reinforce import hide_reward_inputs
+
+    hide_reward_inputs()
+    prompt = "<human>: SECRET-PROMPT-TEXT\n<bot>:"
+    config = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, num_generations=2,
+                        max_completion_length=4, report_to="none", use_cpu=True, save_strategy="no")
+    trainer = GRPOTrainer(model=load_model(str(tiny_model_dir), "float32"),
+                          reward_funcs=[make_reward(NoScoreScorer())], args=config,
+                          train_dataset=Dataset.from_dict({"prompt": [prompt] * 2}),
+                          processing_class=load_tokenizer(str(tiny_model_dir)))
+
+    with caplog.at_level("INFO"):
+        trainer.train()
+
+    assert "SECRET-PROMPT-TEXT" not in caplog.text
+    assert "2 of 2 completions could not be scored and get no reward" in caplog.text
