@@ -1,22 +1,25 @@
 """Pull outputs from a DVC remote and, when objects are missing there, name them.
 
 Run: ``detox-pull [TARGET ...] [-r REMOTE] [-j JOBS]`` (or ``python -m stages.pull``) from
-the repository root. It runs ``dvc pull`` with the same arguments. When that fails:
+the repository root. It runs ``dvc pull`` with the same arguments. When that fails, it
+checks every object of the targets' outputs against the local cache and the remote:
 
-- it lists every object that is neither in the local cache nor on the remote, by output
-  path and file path, and names the remote with its URL. DVC 3.67 names only the
-  object's hash or its path on the remote, so a colleague cannot tell which stage to push
-  or rerun;
-- it then pulls the outputs that the remote stores in full, because ``dvc pull`` checks
-  out nothing when one object is missing;
-- when the remote has every object, it clears DVC's cached remote listing and pulls once
-  more, which completes a pull interrupted while DVC was listing the remote.
+- Objects that neither stores are listed by output and file, with the stage that wrote
+  them, the remote's name and URL, and the commands that upload or rebuild them. DVC 3.67
+  names only an object's hash or its path on the remote. The outputs that the remote
+  stores in full are then pulled by name, because ``dvc pull`` checks out no output at
+  all when a file object is missing.
+- A remote that has none of the objects is reported as empty or unreachable.
+- When the remote has every object that the cache lacks, the pull was cut short: a
+  ``dvc pull`` killed while DVC was listing the remote leaves that listing incomplete.
+  ``detox-pull`` then clears DVC's cached listing and pulls once more.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -31,10 +34,23 @@ MAX_LISTED = 20  # missing files listed per output; the rest are counted
 class MissingObject:
     """A cached file of a stage output that neither the local cache nor the remote stores."""
 
-    stage: str
-    output: str  # the output as dvc.yaml names it, e.g. data/results
+    stage: str   # the stage's name, e.g. results, or the .dvc file of added data
+    output: str  # the output's path from the repository root, e.g. data/results
     path: str    # the file inside the output, or the output itself
     md5: str
+    rebuildable: bool  # whether the stage has a command that `dvc repro` can rerun
+    listing: str | None = None  # URL of the output's .dir object when the remote has it
+
+
+@dataclass
+class RemoteCheck:
+    """The targets' objects: those no store has, those only the remote has, and what is complete."""
+
+    missing: list[MissingObject] = field(default_factory=list)
+    n_fetchable: int = 0           # objects on the remote that the local cache lacks
+    n_outputs: int = 0             # outputs with a hash in dvc.lock
+    n_outputs_on_remote: int = 0   # of those, outputs whose object (a file or a .dir listing) is on the remote
+    complete: list[str] = field(default_factory=list)  # targets whose every object is stored
 
 
 def pull_command(targets: list[str], remote: str | None, jobs: int | None) -> list[str]:
@@ -42,79 +58,13 @@ def pull_command(targets: list[str], remote: str | None, jobs: int | None) -> li
     command = [sys.executable, "-m", "dvc", "pull", *targets]
     if remote:
         command += ["--remote", remote]
-    if jobs:
+    if jobs is not None:
         command += ["--jobs", str(jobs)]
     return command
 
 
-def remote_name(repo, remote: str | None) -> str | None:
-    """Return the remote a pull uses: the one requested, or the default of the DVC config."""
-    return remote or repo.config["core"].get("remote")
-
-
-def remote_url(repo, name: str) -> str:
-    """Return the remote's URL with relative local paths resolved."""
-    remote = repo.cloud.get_remote(name)
-    return remote.fs.unstrip_protocol(remote.path)
-
-
-@dataclass
-class RemoteCheck:
-    """The targets' outputs split into the objects no store has and the paths a pull can complete."""
-
-    missing: list[MissingObject] = field(default_factory=list)
-    complete: list[str] = field(default_factory=list)  # outputs, or files inside one, with every object stored
-
-
-def check_outputs(repo, targets: list[str], name: str) -> RemoteCheck:
-    """Find the objects of the targets' outputs that are missing from both the cache and the remote.
-
-    A directory output is checked file by file, with its listing (the ``.dir`` object)
-    read from the local cache or else from the remote.
-    """
-    from dvc_data.hashfile.tree import Tree
-
-    local, remote = repo.cache.local, repo.cloud.get_remote_odb(name, command="pull")
-    # An output without a hash in dvc.lock belongs to a stage that never ran.
-    outputs = [item for item in target_outputs(repo, targets) if item[1].hash_info and item[1].hash_info.value]
-    absent = absent_objects(local, remote, {output.hash_info.value for _, output, _ in outputs})
-
-    check = RemoteCheck()
-    for stage, output, filter_path in outputs:
-        hash_info = output.hash_info
-        target = repo.fs.relpath(filter_path, repo.root_dir) if filter_path else output.def_path
-        if hash_info.value in absent:
-            check.missing.append(MissingObject(stage.addressing, output.def_path, output.def_path, hash_info.value))
-            continue
-        if not hash_info.isdir:
-            check.complete.append(target)
-            continue
-
-        listing = Tree.load(local if local.exists(hash_info.value) else remote, hash_info)
-        files = {}
-        for key, _meta, entry in listing:
-            if not filter_path or is_within(output.fs.join(output.fs_path, *key), filter_path):
-                files["/".join([output.def_path, *key])] = entry.value
-        absent_files = absent_objects(local, remote, set(files.values()))
-        if not absent_files:
-            check.complete.append(target)
-        check.missing += [MissingObject(stage.addressing, output.def_path, path, md5)
-                          for path, md5 in files.items() if md5 in absent_files]
-    return check
-
-
-def absent_objects(local, remote, md5s: set[str]) -> set[str]:
-    """Return the hashes that neither the local cache nor the remote stores."""
-    not_local = {md5 for md5 in md5s if not local.exists(md5)}
-    return not_local - set(remote.oids_exist(not_local))
-
-
-def is_within(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
 def target_outputs(repo, targets: list[str]):
-    """Yield (stage, output, filter path) for each cached output the targets name.
+    """Yield (stage, output, filter path) once for each cached output the targets name.
 
     Without targets every output in dvc.lock is yielded. The filter path is set when a
     target names a file inside a directory output.
@@ -124,52 +74,156 @@ def target_outputs(repo, targets: list[str]):
     else:
         stage_infos = [(stage, None) for stage in repo.index.stages]
 
+    seen = set()
     for stage, filter_path in stage_infos:
         for output in stage.outs:
             if not output.use_cache:
                 continue  # metrics and plots kept in git
             if not filter_path or is_within(output.fs_path, filter_path):
-                yield stage, output, None
+                item = (stage, output, None)
             elif is_within(filter_path, output.fs_path):
-                yield stage, output, filter_path
+                item = (stage, output, filter_path)
+            else:
+                continue
+            key = (output.fs_path, item[2])
+            if key not in seen:
+                seen.add(key)
+                yield item
 
 
-def describe(missing: list[MissingObject], name: str, url: str) -> str:
+def is_within(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def check_outputs(repo, outputs: list, local, remote) -> RemoteCheck:
+    """Compare the objects of `outputs` with the local cache and the remote object database.
+
+    A directory output is checked file by file, with its listing (the ``.dir`` object)
+    read from the local cache or else from the remote.
+    """
+    from dvc_data.hashfile.tree import Tree
+
+    # An output without a hash in dvc.lock belongs to a stage that never ran.
+    outputs = [item for item in outputs if item[1].hash_info and item[1].hash_info.value]
+    roots = {output.hash_info.value for _, output, _ in outputs}
+    roots_on_remote = set(remote.oids_exist(roots)) if roots else set()
+    not_local = {md5 for md5 in roots if not local.exists(md5)}
+    absent = not_local - roots_on_remote
+    check = RemoteCheck(n_fetchable=len(not_local & roots_on_remote), n_outputs=len(roots),
+                        n_outputs_on_remote=len(roots_on_remote))
+
+    for stage, output, filter_path in outputs:
+        hash_info = output.hash_info
+        output_path = repo.fs.relpath(output.fs_path, repo.root_dir)
+        target = repo.fs.relpath(filter_path, repo.root_dir) if filter_path else output_path
+        rebuildable = bool(getattr(stage, "cmd", None))
+        if hash_info.value in absent:
+            check.missing.append(MissingObject(stage.addressing, output_path, output_path, hash_info.value, rebuildable))
+            continue
+        if not hash_info.isdir:
+            check.complete.append(target)
+            continue
+
+        listing = Tree.load(local if local.exists(hash_info.value) else remote, hash_info)
+        files = {}
+        for key, _meta, entry in listing:
+            if not filter_path or is_within(output.fs.join(output.fs_path, *key), filter_path):
+                files["/".join([output_path, *key])] = entry.value
+        absent_files = partition_objects(check, local, remote, set(files.values()))
+        if not absent_files:
+            check.complete.append(target)
+        listing_url = object_url(remote, hash_info.value) if hash_info.value in roots_on_remote else None
+        check.missing += [MissingObject(stage.addressing, output_path, path, md5, rebuildable, listing_url)
+                          for path, md5 in files.items() if md5 in absent_files]
+    return check
+
+
+def partition_objects(check: RemoteCheck, local, remote, md5s: set[str]) -> set[str]:
+    """Count the hashes that only the remote has; return those that neither store has."""
+    not_local = {md5 for md5 in md5s if not local.exists(md5)}
+    on_remote = set(remote.oids_exist(not_local)) if not_local else set()
+    check.n_fetchable += len(on_remote)
+    return not_local - on_remote
+
+
+def object_url(odb, md5: str) -> str:
+    return odb.fs.unstrip_protocol(odb.oid_to_path(md5))
+
+
+def describe_missing(missing: list[MissingObject], name: str, url: str) -> str:
     """Format the report: each missing file under its output, then what to do."""
     count = "1 object is" if len(missing) == 1 else f"{len(missing)} objects are"
     lines = [f"{count} missing from remote '{name}' ({url}) and from the local cache:"]
     for output in sorted({item.output for item in missing}):
         items = [item for item in missing if item.output == output]
-        stage = items[0].stage
-        lines.append(f"  output {output} (stage '{stage}'):")
+        lines.append(f"  output {output} (stage '{items[0].stage}'):")
         lines += [f"    {item.path}  md5 {item.md5}" for item in items[:MAX_LISTED]]
         if len(items) > MAX_LISTED:
             lines.append(f"    and {len(items) - MAX_LISTED} more files")
-    stages = sorted({item.stage for item in missing})
-    lines.append(
-        f"If whoever ran the pipeline still has them in their DVC cache, "
-        f"`dvc push --remote {name} {' '.join(stages)}` on their machine uploads them. "
-        f"Otherwise `dvc repro {' '.join(stages)}` rebuilds them here."
-    )
+    lines += remedies(missing, name)
     return "\n".join(lines)
 
 
+def remedies(missing: list[MissingObject], name: str) -> list[str]:
+    """Write the commands that upload the missing objects from another cache, or rebuild them here."""
+    stages = sorted({item.stage for item in missing})
+    lines = ["If whoever ran the pipeline still has them in their DVC cache, they can upload them from their machine:"]
+    # DVC 3.67 skips every file of a directory whose .dir object is on the remote, so
+    # that listing has to go first (dvc_data.hashfile.status assumes the contents).
+    listings = sorted({item.listing for item in missing if item.listing})
+    for listing in listings:
+        lines.append(f"  delete {listing} from the remote (dvc push skips the files of a listed directory)")
+    lines.append(f"  dvc push --remote {shlex.quote(name)} {' '.join(shlex.quote(stage) for stage in stages)}")
+
+    rebuildable = sorted({item.stage for item in missing if item.rebuildable})
+    if rebuildable:
+        lines.append(
+            f"Otherwise `dvc repro {' '.join(shlex.quote(stage) for stage in rebuildable)}` rebuilds them here; "
+            f"it also reruns the upstream stages whose outputs are not in the workspace, so pull those first."
+        )
+    added = sorted({item.output for item in missing if not item.rebuildable})
+    if added:
+        lines.append(f"Data added with `dvc add` cannot be rebuilt: add it again from its source ({', '.join(added)}).")
+    return lines
+
+
 def check_remote(targets: list[str], remote: str | None) -> RemoteCheck | None:
-    """Check the targets' objects and log the missing ones; None when the remote could not be read."""
+    """Check the targets' objects and log what is missing.
+
+    Returns None when the targets or the remote cannot be resolved, which ``dvc pull``
+    has reported already, or when the remote cannot be read.
+    """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     with Repo() as repo:
-        name = remote_name(repo, remote)
-        if not name:
-            return None  # dvc pull has reported that no remote is set
+        name = remote or repo.config["core"].get("remote")
         try:
-            check = check_outputs(repo, targets, name)
-        except (DvcException, OSError) as error:
-            log.error("could not list the objects on remote '%s': %s", name, error)
+            outputs = list(target_outputs(repo, targets))
+            remote_odb = repo.cloud.get_remote_odb(name, command="pull")
+        except DvcException as error:
+            log.debug("no check of the remote: %s", error)
             return None
-        if check.missing:
-            log.error("%s", describe(check.missing, name, remote_url(repo, name)))
+        remote_root = repo.cloud.get_remote(name)
+        url = remote_root.fs.unstrip_protocol(remote_root.path)
+
+        # The remote's file system may be S3, HTTP or any other that fsspec reaches, and
+        # each raises its own exceptions. Any of them means that the remote cannot be read.
+        try:
+            check = check_outputs(repo, outputs, repo.cache.local, remote_odb)
+        except Exception as error:  # noqa: BLE001
+            log.error("could not read remote '%s' (%s): %s: %s", name, url, type(error).__name__, error)
+            return None
+
+    if check.missing and check.n_outputs > 1 and check.n_outputs_on_remote == 0:
+        log.error(
+            "remote '%s' (%s) has none of the %d outputs: it is empty, unreachable or not the remote they were "
+            "pushed to. `dvc remote list` shows the remotes, and `dvc remote modify --local %s url URL` points "
+            "this clone at another folder or bucket.",
+            name, url, check.n_outputs, shlex.quote(name),
+        )
+    elif check.missing:
+        log.error("%s", describe_missing(check.missing, name, url))
     return check
 
 
@@ -177,9 +231,9 @@ def clear_remote_listing() -> None:
     """Delete DVC's cached listing of remote objects, kept under its site cache directory.
 
     DVC 3.67 caches the listing while ``dvc pull`` collects it and reuses it on the next
-    pull. A pull killed during that step leaves the listing incomplete, and the next pull
+    pull. A pull killed during that step leaves the listing incomplete. The next pull
     then skips the directories it lacks and fails at checkout. DVC clears the cache only
-    after a pull that transferred files, so a third pull would succeed.
+    after a pull that transferred files (dvc/repo/fetch.py), so a third pull succeeds.
     """
     from dvc.repo import Repo
 
@@ -188,16 +242,7 @@ def clear_remote_listing() -> None:
         repo.drop_data_index()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="*", help="stages or output paths to pull (default: every output in dvc.lock)")
-    parser.add_argument("-r", "--remote", help="DVC remote to pull from (default: the configured default remote)")
-    parser.add_argument("-j", "--jobs", type=int, help="parallel downloads (default: DVC's own)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    if not Path(".dvc").is_dir():
-        parser.error(f"{Path.cwd()} is not the root of a DVC repository: run detox-pull from the repository root")
-
+def pull(args: argparse.Namespace) -> int:
     command = pull_command(args.targets, args.remote, args.jobs)
     returncode = subprocess.run(command).returncode
     if returncode == 0:
@@ -207,15 +252,36 @@ def main(argv: list[str] | None = None) -> int:
     if check is None:
         return returncode
     if check.missing:
-        # `dvc pull` checks out nothing when any object is missing; pull the rest by name.
         if check.complete:
             log.info("pulling the outputs that the remote stores in full: %s", " ".join(check.complete))
             subprocess.run(pull_command(check.complete, args.remote, args.jobs))
         return returncode
+    if check.n_fetchable == 0:
+        return returncode  # every object is in the cache: the checkout failed for its own reason
 
-    log.warning("dvc pull failed although the remote has every object it needs; pulling again")
+    log.warning("dvc pull left %d objects on the remote; pulling again", check.n_fetchable)
     clear_remote_listing()
     return subprocess.run(command).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.replace("``", "`"), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("targets", nargs="*", help="stages or output paths to pull (default: every output in dvc.lock)")
+    parser.add_argument("-r", "--remote", help="DVC remote to pull from (default: the configured default remote)")
+    parser.add_argument("-j", "--jobs", type=int, help="parallel downloads (default: DVC's own)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(levelname)s: %(message)s")
+    log.setLevel(logging.INFO)
+    if not Path(".dvc").is_dir():
+        parser.error(f"{Path.cwd()} is not the root of a DVC repository: run detox-pull from the repository root")
+
+    try:
+        return pull(args)
+    except KeyboardInterrupt:
+        log.error("interrupted; run detox-pull again to continue where it stopped")
+        return 130
 
 
 if __name__ == "__main__":

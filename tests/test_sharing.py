@@ -360,8 +360,7 @@ def test_pull_killed_listing_resumes(team, http_remote):
 
     gate.hold = ("listing", 3)
     kill_pull_at_hold(heidi, gate)
-    pull = subprocess.run([str(Path(sys.executable).parent / "detox-pull")], cwd=heidi, env=dvc_env(),
-                          capture_output=True, text=True)
+    pull = detox_pull(heidi)
 
     assert pull.returncode == 0, pull.stderr
     assert "Data and pipelines are up to date" in dvc(heidi, "status").stdout
@@ -378,45 +377,88 @@ def locked_output_md5(repo: Path, stage: str) -> str:
     return lock["stages"][stage]["outs"][0]["md5"]
 
 
+def detox_pull(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the installed detox-pull console script in repo."""
+    command = [str(Path(sys.executable).parent / "detox-pull"), *args]
+    return subprocess.run(command, cwd=repo, env=dvc_env(), capture_output=True, text=True)
+
+
 def test_pull_names_missing_output(team, tmp_path):
-    erin = team["root"] / "erin"
+    alice, erin = team["alice"], team["root"] / "erin"
     git(team["root"], "clone", "-q", str(team["origin"]), str(erin))
     storage = tmp_path / "broken-storage"
     shutil.copytree(team["root"] / "detox-lens-dvc-storage", storage)
     dvc(erin, "remote", "add", "--local", "-d", "broken", str(storage))
 
     # lose one file of the results and the whole listing of the analysis tables
-    results_listing = json.loads(object_path(storage, locked_output_md5(erin, "results")).read_text())
+    results_md5 = locked_output_md5(erin, "results")
+    results_listing = json.loads(object_path(storage, results_md5).read_text())
     database_md5 = next(entry["md5"] for entry in results_listing if entry["relpath"] == "results.duckdb")
     object_path(storage, database_md5).unlink()
     analysis_md5 = locked_output_md5(erin, "analyze")
     object_path(storage, analysis_md5).unlink()
 
-    pull = subprocess.run([str(Path(sys.executable).parent / "detox-pull")], cwd=erin, env=dvc_env(),
-                          capture_output=True, text=True)
+    pull = detox_pull(erin)
     message = pull.stderr
 
     assert pull.returncode != 0
-    assert f"missing from remote 'broken' ({storage})" in message
+    assert f"2 objects are missing from remote 'broken' ({storage})" in message
     assert "output data/results (stage 'results'):" in message
     assert f"data/results/results.duckdb  md5 {database_md5}" in message
     assert "output data/analysis (stage 'analyze'):" in message
     assert f"data/analysis  md5 {analysis_md5}" in message
+    assert f"delete {object_path(storage, results_md5)} from the remote" in message
     assert "dvc push --remote broken analyze results" in message
-    assert "dvc repro analyze results" in message
+    assert "`dvc repro analyze results` rebuilds them here" in message
     assert "pulling the outputs that the remote stores in full" in message
     assert (erin / "data/prepared").is_dir()
     assert (erin / "data/attributions").is_dir()
     assert not (erin / "data/analysis").exists()
     assert not (erin / "data/results").exists()
 
+    # alice, whose cache has the objects, follows the advice; then erin's pull completes
+    object_path(storage, results_md5).unlink()
+    dvc(alice, "remote", "add", "--local", "broken", str(storage))
+    dvc(alice, "push", "--remote", "broken", "analyze", "results")
+    repaired = detox_pull(erin)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "Data and pipelines are up to date" in dvc(erin, "status").stdout
+    assert (erin / RESULTS).read_bytes() == (alice / RESULTS).read_bytes()
+
+
+def test_pull_from_empty_remote(team, tmp_path):
+    ivan = team["root"] / "ivan"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(ivan))
+    dvc(ivan, "remote", "add", "--local", "-d", "nowhere", str(tmp_path / "no-such-folder"))
+
+    pull = detox_pull(ivan)
+
+    assert pull.returncode != 0
+    assert f"remote 'nowhere' ({tmp_path / 'no-such-folder'}) has none of the 10 outputs" in pull.stderr
+    assert "dvc remote modify --local nowhere url URL" in pull.stderr
+    assert "Traceback" not in pull.stderr
+
+
+def test_pull_keeps_unsaved_change(team):
+    judy = team["root"] / "judy"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(judy))
+    dvc(judy, "pull", "results")
+    database = judy / RESULTS
+    database.chmod(0o644)
+    database.write_bytes(database.read_bytes() + b"local edit")
+
+    pull = detox_pull(judy, "results")
+
+    assert pull.returncode != 0
+    assert "pulling again" not in pull.stderr
+    assert database.read_bytes().endswith(b"local edit")
+
 
 def test_pull_without_missing_objects(team):
     grace = team["root"] / "grace"
     git(team["root"], "clone", "-q", str(team["origin"]), str(grace))
 
-    pull = subprocess.run([str(Path(sys.executable).parent / "detox-pull"), "results"], cwd=grace,
-                          env=dvc_env(), capture_output=True, text=True)
+    pull = detox_pull(grace, "results")
 
     assert pull.returncode == 0, pull.stderr
     assert "missing" not in pull.stderr
