@@ -266,7 +266,7 @@ class DetoxLensApp(App[None]):
         if self.selected_prompt_id is None:
             self.notify("Select a prompt to compare first.", timeout=3)
             return
-        self.push_screen(CompareScreen(self.selected_prompt_id))
+        self.push_screen(CompareScreen(self.selected_prompt_id, self.detail_view.step))
 
     def action_export(self) -> None:
         """Write an SVG screenshot and the CSV tables of the current view."""

@@ -201,7 +201,7 @@ METRIC_LABELS = {"entropy": "entropy (bits)", "prompt_dependence": "prompt depen
 
 
 def render_curves(
-    curves: dict[str, Sequence[CurvePoint]], width: int, height: int, title: str
+    curves: dict[str, Sequence[CurvePoint]], width: int, height: int, title: str, step: int | None = None
 ) -> Text:
     """Plot mean curves by name, each with its interval as two dim lines (the band).
 
@@ -210,6 +210,7 @@ def render_curves(
         width: Plot width in terminal cells.
         height: Plot height in terminal cells.
         title: Title above the plot.
+        step: The selected step, drawn as a vertical line; None draws no line.
     """
     curves = {name: points for name, points in curves.items() if points}
     if not curves:
@@ -232,6 +233,8 @@ def render_curves(
         mean.lines()
         mean.label(name)
         figure.draw(mean)
+    if step is not None and 0 <= step < n_steps:
+        figure.line(step, orientation="vertical", pixel=plotext.pixel("yellow", "black"))
     figure.ruler("x").ticks(integer_ticks(n_steps, max_ticks=max(2, width // 8)))
     return Text.from_ansi(figure.build().string(), no_wrap=True)
 

@@ -441,6 +441,44 @@ async def test_compare_view(results_db: Path, tmp_path: Path) -> None:  # noqa: 
 
 
 @run_async
+async def test_compare_view_steps(results_db: Path, tmp_path: Path) -> None:  # noqa: F811
+    other = Path(shutil.copyfile(results_db, tmp_path / "other.duckdb"))
+    app = DetoxLensApp(results_db, sources={"method A": results_db, "method B": other})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("right")
+        await pilot.press("c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert screen.step == 1, "the comparison opens at the main screen's step"
+
+        await pilot.press("l")
+        await pilot.pause()
+        plot = screen.query_one("#compare-dependence-RL", CurvePlot)
+        detail = screen.details["method A"]
+        token = next(m.token for m in detail.generations["RL"].metrics if m.step == 2)
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(screen.query_one("#compare-step", Static).content)
+        step_text = console.export_text()
+        assert screen.step == 2
+        assert plot.step == 2
+        assert "step 2" in step_text
+        assert repr(token) in step_text
+        assert "–" in step_text, "PT has no step 2 and FT has no generation"
+        assert app.detail_view.step == 1, "the main screen's step stays where it was"
+
+        for _ in range(detail.n_steps + 2):
+            await pilot.press("right")
+        await pilot.pause()
+        assert screen.step == detail.n_steps - 1
+        for _ in range(detail.n_steps + 2):
+            await pilot.press("h")
+        await pilot.pause()
+        assert screen.step == 0
+
+
+@run_async
 async def test_compare_single_source(results_db: Path) -> None:  # noqa: F811
     app = DetoxLensApp(results_db, sources={"only": results_db})
     async with app.run_test(size=(80, 24)) as pilot:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.table import Table as RichTable
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,7 +24,7 @@ from detox_tui.queries import (
     PromptNotFoundError,
     ResultsDatabase,
 )
-from detox_tui.records import CurvePoint, Table
+from detox_tui.records import CurvePoint, Table, TokenMetric
 
 
 class CompareScreen(Screen[None]):
@@ -31,19 +32,25 @@ class CompareScreen(Screen[None]):
 
     The two selects list the sources the app found: the opened file, the workspace's
     results and every DVC experiment whose results are in the local cache. Each
-    variant gets one plot per metric with a curve per source. Esc or c closes it.
+    variant gets one plot per metric with a curve per source, and a line at the
+    selected step, whose token and values in each source are listed above the plots.
+    Left and right (or h and l) move the step. Esc or c closes the screen.
 
     Args:
         prompt_id: The prompt to compare.
+        step: The step selected when the screen opens.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,c", "app.pop_screen", "Back", key_display="Esc"),
+        Binding("left,h", "previous_step", "Prev step", key_display="←/h"),
+        Binding("right,l", "next_step", "Next step", key_display="→/l"),
     ]
 
-    def __init__(self, prompt_id: str) -> None:
+    def __init__(self, prompt_id: str, step: int = 0) -> None:
         super().__init__()
         self.prompt_id = prompt_id
+        self.step = step
         self.sources: dict[str, Path] = {}
         self.details: dict[str, PromptDetail | None] = {}
         self._databases: dict[Path, ResultsDatabase] = {}
@@ -53,6 +60,7 @@ class CompareScreen(Screen[None]):
         with Horizontal(id="compare-sources"):
             yield Select((), prompt="first results file", id="source-a", compact=True)
             yield Select((), prompt="second results file", id="source-b", compact=True)
+        yield Static(id="compare-step")
         with VerticalScroll(id="compare-plots"):
             for variant in VARIANTS:
                 yield CurvePlot(f"{variant} entropy (bits)", id=f"compare-entropy-{variant}", classes="curves")
@@ -97,13 +105,30 @@ class CompareScreen(Screen[None]):
         if missing:
             header += f" · not in {', '.join(missing)}"
         self._header(header)
+        self.step = min(self.step, max(self._n_steps() - 1, 0))
+        self._draw()
+
+    def action_previous_step(self) -> None:
+        """Select the previous generated token in every plot."""
+        if self.step > 0:
+            self.step -= 1
+            self._draw()
+
+    def action_next_step(self) -> None:
+        """Select the next generated token in every plot."""
+        if self.step < self._n_steps() - 1:
+            self.step += 1
+            self._draw()
+
+    def _n_steps(self) -> int:
+        return max((detail.n_steps for detail in self.details.values() if detail is not None), default=0)
+
+    def _draw(self) -> None:
+        self.query_one("#compare-step", Static).update(step_table(self.details, self.step))
         for variant in VARIANTS:
             for metric, prefix in (("entropy", "compare-entropy"), ("prompt_dependence", "compare-dependence")):
-                curves = {
-                    name: metric_curve(detail, variant, metric)
-                    for name, detail in message.details.items()
-                }
-                self.query_one(f"#{prefix}-{variant}", CurvePlot).show_curves(curves)
+                curves = {name: metric_curve(detail, variant, metric) for name, detail in self.details.items()}
+                self.query_one(f"#{prefix}-{variant}", CurvePlot).show_curves(curves, self.step)
 
     def export_tables(self) -> list[Table]:
         """Return the per-step metrics of the prompt in each source for CSV export."""
@@ -146,6 +171,31 @@ class CompareScreen(Screen[None]):
             return database.load_prompt_detail(self.prompt_id)
         except PromptNotFoundError:
             return None
+
+
+def step_table(details: dict[str, PromptDetail | None], step: int) -> RichTable:
+    """Tabulate the token, entropy and prompt dependence at `step` by variant and source."""
+    table = RichTable(title=f"step {step}", title_justify="left", box=None, padding=(0, 2, 0, 0))
+    table.add_column("variant", style="bold")
+    for name in details:
+        table.add_column(name)
+    for variant in VARIANTS:
+        cells = []
+        for detail in details.values():
+            metric = step_metric(detail, variant, step)
+            if metric is None:
+                cells.append("–")
+            else:
+                cells.append(f"{metric.token!r}  {metric.entropy:.2f} bits  dependence {metric.prompt_dependence:.2f}")
+        table.add_row(variant, *cells)
+    return table
+
+
+def step_metric(detail: PromptDetail | None, variant: str, step: int) -> TokenMetric | None:
+    """Return the metrics of one generation at `step`, or None where it has no such step."""
+    if detail is None or variant not in detail.generations:
+        return None
+    return next((m for m in detail.generations[variant].metrics if m.step == step), None)
 
 
 def metric_curve(detail: PromptDetail | None, variant: str, metric: str) -> list[CurvePoint]:

@@ -18,13 +18,15 @@ class CurvePlot(Widget):
         super().__init__(id=id, classes=classes)
         self.title = title
         self.curves: dict[str, Sequence[CurvePoint]] = {}
+        self.step: int | None = None
 
     def render(self) -> Text:
         """Draw the curves to fit the content region."""
         size = self.content_size
-        return render_curves(self.curves, size.width, size.height, self.title)
+        return render_curves(self.curves, size.width, size.height, self.title, self.step)
 
-    def show_curves(self, curves: dict[str, Sequence[CurvePoint]]) -> None:
-        """Plot `curves` in place of the current ones."""
+    def show_curves(self, curves: dict[str, Sequence[CurvePoint]], step: int | None = None) -> None:
+        """Plot `curves` in place of the current ones, with a line at `step` unless it is None."""
         self.curves = dict(curves)
+        self.step = step
         self.refresh()
