@@ -120,6 +120,8 @@ class NoScoreScorer:
         return [[Score("TOXICITY", None, "not scored in this test")] for _ in texts]
 
 
+# trl 1.16 still calls the gradient_checkpointing names that transformers 5 renamed.
+@pytest.mark.filterwarnings("ignore:.*checkpointing.*:FutureWarning")
 def test_unrewarded_prompt_kept_out_of_log(tiny_model_dir, tmp_path, caplog):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
