@@ -283,17 +283,27 @@ def http_remote(team):
     Yields the URL and a gate. With ``gate.hold`` set to ("listing", n) or ("object", n),
     the n+1-th GET of a directory listing (a ``.dir`` object) or of a file object sets
     ``gate.waiting`` and waits for ``gate.release``. ``gate.gets`` counts GETs by kind;
-    "other" counts DVC's GETs of the remote's folders.
+    "other" counts DVC's GETs of the remote's folders. Requests for the URL paths in
+    ``gate.fail`` get a 500, and ``gate.stop()`` shuts the server down.
     """
     folder = str(team["root"] / "detox-lens-dvc-storage")
     gate = SimpleNamespace(hold=None, gets={"listing": 0, "object": 0, "other": 0}, lock=threading.Lock(),
-                           waiting=threading.Event(), release=threading.Event())
+                           waiting=threading.Event(), release=threading.Event(), fail=set())
 
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=folder, **kwargs)
 
+        def do_HEAD(self):
+            if self.path in gate.fail:
+                self.send_error(500, "injected server error")
+                return
+            super().do_HEAD()
+
         def do_GET(self):
+            if self.path in gate.fail:
+                self.send_error(500, "injected server error")
+                return
             kind = object_kind(self.path)
             with gate.lock:
                 gate.gets[kind] += 1
@@ -311,10 +321,18 @@ def http_remote(team):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    stopped = []
+
+    def stop() -> None:
+        if not stopped:
+            stopped.append(True)
+            gate.release.set()
+            server.shutdown()
+            server.server_close()
+
+    gate.stop = stop
     yield f"http://127.0.0.1:{server.server_port}", gate
-    gate.release.set()
-    server.shutdown()
-    server.server_close()
+    stop()
 
 
 def kill_pull_at_hold(repo: Path, gate) -> None:
@@ -410,11 +428,17 @@ def test_pull_names_missing_output(team, tmp_path):
     assert f"delete {object_path(storage, results_md5)} from the remote" in message
     assert "dvc push --remote broken analyze results" in message
     assert "`dvc repro analyze results` rebuilds them here" in message
-    assert "pulling the outputs that the remote stores in full" in message
+    assert f'(cd "$(dvc cache dir)" && ls files/md5/{database_md5[:2]}/{database_md5[2:]})' in message
+    assert "pulling the outputs that are complete" in message
     assert (erin / "data/prepared").is_dir()
     assert (erin / "data/attributions").is_dir()
     assert not (erin / "data/analysis").exists()
     assert not (erin / "data/results").exists()
+
+    # a target inside an output that is also a target lists each file once
+    overlapping = detox_pull(erin, "results", "data/results/results.duckdb").stderr
+    assert "1 object is missing" in overlapping
+    assert overlapping.count("data/results/results.duckdb  md5") == 1
 
     # alice, whose cache has the objects, follows the advice; then erin's pull completes
     object_path(storage, results_md5).unlink()
@@ -426,17 +450,73 @@ def test_pull_names_missing_output(team, tmp_path):
     assert (erin / RESULTS).read_bytes() == (alice / RESULTS).read_bytes()
 
 
-def test_pull_from_empty_remote(team, tmp_path):
+def test_pull_from_missing_remote(team, tmp_path):
     ivan = team["root"] / "ivan"
     git(team["root"], "clone", "-q", str(team["origin"]), str(ivan))
-    dvc(ivan, "remote", "add", "--local", "-d", "nowhere", str(tmp_path / "no-such-folder"))
+    folder = tmp_path / "no-such-folder"
+    dvc(ivan, "remote", "add", "--local", "-d", "nowhere", str(folder))
 
-    pull = detox_pull(ivan)
+    for targets in [(), ("results",)]:
+        pull = detox_pull(ivan, *targets)
+
+        assert pull.returncode != 0
+        assert f"remote 'nowhere' ({folder}) does not exist or is empty" in pull.stderr
+        assert "dvc remote modify --local nowhere url URL" in pull.stderr
+        assert "missing from remote" not in pull.stderr
+        assert "Traceback" not in pull.stderr
+
+
+def test_pull_from_empty_remote(team, tmp_path):
+    kate = team["root"] / "kate"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(kate))
+    (tmp_path / "empty/files/md5").mkdir(parents=True)
+    dvc(kate, "remote", "add", "--local", "-d", "empty", str(tmp_path / "empty"))
+
+    pull = detox_pull(kate)
 
     assert pull.returncode != 0
-    assert f"remote 'nowhere' ({tmp_path / 'no-such-folder'}) has none of the 10 outputs" in pull.stderr
-    assert "dvc remote modify --local nowhere url URL" in pull.stderr
-    assert "Traceback" not in pull.stderr
+    assert f"remote 'empty' ({tmp_path / 'empty'}) has none of the 10 outputs" in pull.stderr
+
+
+def test_pull_http_server_error(team, http_remote):
+    url, gate = http_remote
+    liam = http_clone(team, "liam", url)
+    results_listing = json.loads(object_path(team["root"] / "detox-lens-dvc-storage",
+                                             locked_output_md5(liam, "results")).read_text())
+    database_md5 = next(entry["md5"] for entry in results_listing if entry["relpath"] == "results.duckdb")
+    gate.fail = {f"/files/md5/{database_md5[:2]}/{database_md5[2:]}"}
+
+    pull = detox_pull(liam, "results")
+
+    assert pull.returncode != 0
+    assert f"could not read remote 'http' ({url})" in pull.stderr
+    assert "500" in pull.stderr
+    assert "delete" not in pull.stderr
+
+
+def test_pull_http_server_down(team, http_remote):
+    url, gate = http_remote
+    mia = http_clone(team, "mia", url)
+    gate.stop()
+
+    pull = detox_pull(mia, "results")
+
+    assert pull.returncode != 0
+    assert f"could not read remote 'http' ({url})" in pull.stderr
+    assert "missing from remote" not in pull.stderr
+
+
+def test_pull_names_unbuilt_output(team):
+    nina = team["root"] / "nina"
+    git(team["root"], "clone", "-q", str(team["origin"]), str(nina))
+    lock = yaml.safe_load((nina / "dvc.lock").read_text())
+    del lock["stages"]["results"]
+    (nina / "dvc.lock").write_text(yaml.safe_dump(lock))
+
+    pull = detox_pull(nina)
+
+    assert pull.returncode != 0
+    assert "not built yet, so not on any remote: data/results" in pull.stderr
 
 
 def test_pull_keeps_unsaved_change(team):
