@@ -19,6 +19,7 @@ checks every object of the targets' outputs against the local cache and the remo
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import shlex
 import subprocess
@@ -97,7 +98,8 @@ def target_outputs(repo, targets: list[str]):
 
 
 def is_within(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
+    parent = parent.rstrip("/")
+    return path.rstrip("/") == parent or path.startswith(parent + "/")
 
 
 def check_outputs(repo, outputs: list, local, remote) -> RemoteCheck:
@@ -334,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     if not Path(".dvc").is_dir():
         parser.error(f"{Path.cwd()} is not the root of a DVC repository: run detox-pull from the repository root")
+    if importlib.util.find_spec("dvc") is None:
+        parser.error(f"DVC is not installed in {sys.prefix}: run `pip install dvc` (add dvc-s3 for S3 remotes)")
 
     try:
         return pull(args)
