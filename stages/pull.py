@@ -221,22 +221,26 @@ def remedies(missing: list[MissingObject], name: str) -> list[str]:
     if listings:
         # Deleting a listing while the pusher lacks a file too would hide the intact files.
         objects = sorted({f"files/md5/{item.md5[:2]}/{item.md5[2:]}" for item in missing if item.listing})
-        shown = " ".join(shlex.quote(obj) for obj in objects[:MAX_LISTED])
-        lines.append(f'  check that their cache has the files: (cd "$(dvc cache dir)" && ls {shown})')
+        listed = shell_words(objects[:MAX_LISTED])
+        lines.append(f'  check that their cache has the files: (cd "$(dvc cache dir)" && ls {listed})')
     for listing in listings:
         lines.append(f"  delete {listing} from the remote (dvc push skips the files of a listed directory)")
-    lines.append(f"  dvc push --remote {shlex.quote(name)} {' '.join(shlex.quote(stage) for stage in stages)}")
+    lines.append(f"  dvc push --remote {shlex.quote(name)} {shell_words(stages)}")
 
     rebuildable = sorted({item.stage for item in missing if item.rebuildable})
     if rebuildable:
         lines.append(
-            f"Otherwise `dvc repro {' '.join(shlex.quote(stage) for stage in rebuildable)}` rebuilds them here; "
+            f"Otherwise `dvc repro {shell_words(rebuildable)}` rebuilds them here; "
             f"it also reruns the upstream stages whose outputs are not in the workspace, so pull those first."
         )
     added = sorted({item.output for item in missing if not item.rebuildable})
     if added:
         lines.append(f"Data added with `dvc add` cannot be rebuilt: add it again from its source ({', '.join(added)}).")
     return lines
+
+
+def shell_words(words: list[str]) -> str:
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def check_remote(targets: list[str], remote: str | None) -> RemoteCheck | None:
@@ -264,11 +268,9 @@ def check_remote(targets: list[str], remote: str | None) -> RemoteCheck | None:
         try:
             problem = probe_remote(remote_odb)
             check = None if problem else check_outputs(repo, outputs, repo.cache.local, remote_odb)
-        except RemoteUnreadable as error:
-            log.error("could not read remote '%s' (%s): %s", name, url, error)
-            return None
         except Exception as error:  # noqa: BLE001
-            log.error("could not read remote '%s' (%s): %s: %s", name, url, type(error).__name__, error)
+            detail = error if isinstance(error, RemoteUnreadable) else f"{type(error).__name__}: {error}"
+            log.error("could not read remote '%s' (%s): %s", name, url, detail)
             return None
 
     fix = (f"`dvc remote list` shows the remotes, and `dvc remote modify --local {shlex.quote(name)} url URL` "

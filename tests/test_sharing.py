@@ -307,8 +307,8 @@ def http_remote(team):
             kind = object_kind(self.path)
             with gate.lock:
                 gate.gets[kind] += 1
-                held = gate.hold is not None and gate.hold == (kind, gate.gets[kind] - 1)
-            if held:
+                is_held = gate.hold is not None and gate.hold == (kind, gate.gets[kind] - 1)
+            if is_held:
                 gate.waiting.set()
                 gate.release.wait(timeout=300)
             try:
@@ -336,7 +336,7 @@ def http_remote(team):
 
 
 def kill_pull_at_hold(repo: Path, gate) -> None:
-    """Start `dvc pull --jobs 1` in repo and SIGKILL it while the gate holds its request."""
+    """Start `dvc pull --jobs 1` in repo and SIGKILL it while the gate delays its request."""
     pull = subprocess.Popen(["dvc", "pull", "--jobs", "1"], cwd=repo, env=dvc_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -348,11 +348,39 @@ def kill_pull_at_hold(repo: Path, gate) -> None:
     gate.release.set()
 
 
-def http_clone(team, name: str, url: str) -> Path:
+def clone_origin(team, name: str) -> Path:
+    """Clone the bare origin into a folder `name` beside the other clones."""
     clone = team["root"] / name
     git(team["root"], "clone", "-q", str(team["origin"]), str(clone))
+    return clone
+
+
+def http_clone(team, name: str, url: str) -> Path:
+    clone = clone_origin(team, name)
     dvc(clone, "remote", "add", "--local", "-d", "http", url)
     return clone
+
+
+def object_path(storage: Path, md5: str) -> Path:
+    return storage / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def results_database_md5(storage: Path, repo: Path) -> str:
+    """Return the md5 of results.duckdb from the results listing that storage keeps for repo's dvc.lock."""
+    listing = json.loads(object_path(storage, locked_output_md5(repo, "results")).read_text())
+    return next(entry["md5"] for entry in listing if entry["relpath"] == "results.duckdb")
+
+
+def locked_output_md5(repo: Path, stage: str) -> str:
+    """Return the md5 of the stage's one cached output as dvc.lock records it."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return lock["stages"][stage]["outs"][0]["md5"]
+
+
+def detox_pull(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the installed detox-pull console script in repo."""
+    command = [str(Path(sys.executable).parent / "detox-pull"), *args]
+    return subprocess.run(command, cwd=repo, env=dvc_env(), capture_output=True, text=True)
 
 
 def test_pull_killed_downloading_resumes(team, http_remote):
@@ -385,33 +413,15 @@ def test_pull_killed_listing_resumes(team, http_remote):
     assert (heidi / RESULTS).read_bytes() == (team["alice"] / RESULTS).read_bytes()
 
 
-def object_path(storage: Path, md5: str) -> Path:
-    return storage / "files" / "md5" / md5[:2] / md5[2:]
-
-
-def locked_output_md5(repo: Path, stage: str) -> str:
-    """Return the md5 of the stage's one cached output as dvc.lock records it."""
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    return lock["stages"][stage]["outs"][0]["md5"]
-
-
-def detox_pull(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the installed detox-pull console script in repo."""
-    command = [str(Path(sys.executable).parent / "detox-pull"), *args]
-    return subprocess.run(command, cwd=repo, env=dvc_env(), capture_output=True, text=True)
-
-
 def test_pull_names_missing_output(team, tmp_path):
-    alice, erin = team["alice"], team["root"] / "erin"
-    git(team["root"], "clone", "-q", str(team["origin"]), str(erin))
+    alice, erin = team["alice"], clone_origin(team, "erin")
     storage = tmp_path / "broken-storage"
     shutil.copytree(team["root"] / "detox-lens-dvc-storage", storage)
     dvc(erin, "remote", "add", "--local", "-d", "broken", str(storage))
 
     # lose one file of the results and the whole listing of the analysis tables
     results_md5 = locked_output_md5(erin, "results")
-    results_listing = json.loads(object_path(storage, results_md5).read_text())
-    database_md5 = next(entry["md5"] for entry in results_listing if entry["relpath"] == "results.duckdb")
+    database_md5 = results_database_md5(storage, erin)
     object_path(storage, database_md5).unlink()
     analysis_md5 = locked_output_md5(erin, "analyze")
     object_path(storage, analysis_md5).unlink()
@@ -451,8 +461,7 @@ def test_pull_names_missing_output(team, tmp_path):
 
 
 def test_pull_from_missing_remote(team, tmp_path):
-    ivan = team["root"] / "ivan"
-    git(team["root"], "clone", "-q", str(team["origin"]), str(ivan))
+    ivan = clone_origin(team, "ivan")
     folder = tmp_path / "no-such-folder"
     dvc(ivan, "remote", "add", "--local", "-d", "nowhere", str(folder))
 
@@ -467,8 +476,7 @@ def test_pull_from_missing_remote(team, tmp_path):
 
 
 def test_pull_from_empty_remote(team, tmp_path):
-    kate = team["root"] / "kate"
-    git(team["root"], "clone", "-q", str(team["origin"]), str(kate))
+    kate = clone_origin(team, "kate")
     (tmp_path / "empty/files/md5").mkdir(parents=True)
     dvc(kate, "remote", "add", "--local", "-d", "empty", str(tmp_path / "empty"))
 
@@ -481,9 +489,7 @@ def test_pull_from_empty_remote(team, tmp_path):
 def test_pull_http_server_error(team, http_remote):
     url, gate = http_remote
     liam = http_clone(team, "liam", url)
-    results_listing = json.loads(object_path(team["root"] / "detox-lens-dvc-storage",
-                                             locked_output_md5(liam, "results")).read_text())
-    database_md5 = next(entry["md5"] for entry in results_listing if entry["relpath"] == "results.duckdb")
+    database_md5 = results_database_md5(team["root"] / "detox-lens-dvc-storage", liam)
     gate.fail = {f"/files/md5/{database_md5[:2]}/{database_md5[2:]}"}
 
     pull = detox_pull(liam, "results")
@@ -507,8 +513,7 @@ def test_pull_http_server_down(team, http_remote):
 
 
 def test_pull_names_unbuilt_output(team):
-    nina = team["root"] / "nina"
-    git(team["root"], "clone", "-q", str(team["origin"]), str(nina))
+    nina = clone_origin(team, "nina")
     lock = yaml.safe_load((nina / "dvc.lock").read_text())
     del lock["stages"]["results"]
     (nina / "dvc.lock").write_text(yaml.safe_dump(lock))
@@ -520,8 +525,7 @@ def test_pull_names_unbuilt_output(team):
 
 
 def test_pull_keeps_unsaved_change(team):
-    judy = team["root"] / "judy"
-    git(team["root"], "clone", "-q", str(team["origin"]), str(judy))
+    judy = clone_origin(team, "judy")
     dvc(judy, "pull", "results")
     database = judy / RESULTS
     database.chmod(0o644)
@@ -535,8 +539,7 @@ def test_pull_keeps_unsaved_change(team):
 
 
 def test_pull_without_missing_objects(team):
-    grace = team["root"] / "grace"
-    git(team["root"], "clone", "-q", str(team["origin"]), str(grace))
+    grace = clone_origin(team, "grace")
 
     pull = detox_pull(grace, "results")
 
