@@ -108,6 +108,10 @@ class Generation:
         """Number of generated tokens that have metrics."""
         return len(self.metrics)
 
+    def metric_at(self, step: int) -> TokenMetric | None:
+        """Return the metrics of the token at `step`, or None when the generation has no such step."""
+        return next((metric for metric in self.metrics if metric.step == step), None)
+
 
 @dataclass(frozen=True)
 class PromptDetail:

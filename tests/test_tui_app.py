@@ -577,3 +577,20 @@ async def test_long_text_keeps_layout(results_db: Path, size: tuple[int, int]) -
             assert panel(app, variant).region.right <= width
         assert app.query_one(DetailView).max_scroll_x == 0
         assert app.query_one(PromptList).region.right <= width
+
+
+def test_compare_step_table_shows_controls() -> None:
+    from detox_tui.components.compare_screen import step_table
+    from detox_tui.records import Generation, PromptDetail, TokenMetric
+
+    metric = TokenMetric(0, "\n\x1b[31m", 0.5, 0.6, 1.5, None, False)
+    generation = Generation("g1", "RL", "tiny", None, "a b", 1, (metric,), ())
+    detail = PromptDetail("p1", "prompt", None, {"RL": generation}, {})
+    console = Console(width=160, record=True, file=io.StringIO())
+
+    console.print(step_table({"method A": detail}, 0))
+
+    text = console.export_text()
+    assert "⏎" in text, "a newline token is drawn as in the detail view"
+    assert "\x1b" not in text
+    assert "1.50 bits" in text

@@ -25,6 +25,7 @@ from detox_tui.queries import (
     ResultsDatabase,
 )
 from detox_tui.records import CurvePoint, Table, TokenMetric
+from detox_tui.rendering import escape_controls
 
 
 class CompareScreen(Screen[None]):
@@ -186,7 +187,8 @@ def step_table(details: dict[str, PromptDetail | None], step: int) -> RichTable:
             if metric is None:
                 cells.append("–")
             else:
-                cells.append(f"{metric.token!r}  {metric.entropy:.2f} bits  dependence {metric.prompt_dependence:.2f}")
+                token = repr(escape_controls(metric.token))
+                cells.append(f"{token}  {metric.entropy:.2f} bits  dependence {metric.prompt_dependence:.2f}")
         table.add_row(variant, *cells)
     return table
 
@@ -195,7 +197,7 @@ def step_metric(detail: PromptDetail | None, variant: str, step: int) -> TokenMe
     """Return the metrics of one generation at `step`, or None where it has no such step."""
     if detail is None or variant not in detail.generations:
         return None
-    return next((m for m in detail.generations[variant].metrics if m.step == step), None)
+    return detail.generations[variant].metric_at(step)
 
 
 def metric_curve(detail: PromptDetail | None, variant: str, metric: str) -> list[CurvePoint]:
